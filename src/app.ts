@@ -1,0 +1,79 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import helmet from '@fastify/helmet';
+import cookie from '@fastify/cookie';
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { randomUUID } from 'node:crypto';
+import type { Platform } from './platform.js';
+import type { Services } from './services.js';
+import { validatorCompiler } from './http/validation.js';
+import { installErrorHandling } from './http/errors.js';
+import { installJsonBodyParser } from './http/json-body.js';
+import { installAuth } from './http/auth.js';
+import { ErrorBody } from './http/schemas.js';
+import { healthRoutes } from './modules/health/routes.js';
+import { authRoutes } from './modules/auth/routes.js';
+import { auditRoutes } from './modules/audit/routes.js';
+import { customerRoutes } from './modules/customers/routes.js';
+import { catalogRoutes } from './modules/catalog/routes.js';
+import { agentRoutes } from './modules/agents/routes.js';
+
+/** Builds the HTTP face of the platform from plugins and modules; nothing else happens here. */
+export async function buildApp(platform: Platform, services: Services): Promise<FastifyInstance> {
+  const { config } = platform;
+  const app = Fastify({
+    loggerInstance: platform.logger as FastifyBaseLogger,
+    trustProxy: config.trustProxy,
+    bodyLimit: config.bodyLimitBytes,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    ajv: { customOptions: { removeAdditional: false } },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  installErrorHandling(app);
+  installJsonBodyParser(app);
+  app.addSchema(ErrorBody);
+
+  await app.register(helmet, {
+    // The admin panel and the API docs load only their own scripts and styles.
+    contentSecurityPolicy: {
+      directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'], connectSrc: ["'self'"] },
+    },
+  });
+  await app.register(cookie, { secret: config.sessionSecret });
+  if (config.corsOrigins.length > 0) await app.register(cors, { origin: config.corsOrigins, credentials: true });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'kaquan API', version: '0.1.0', description: 'Admin API (session cookie or bearer token) and open API (HMAC-signed requests).' },
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: 'kq_session' },
+          bearer: { type: 'http', scheme: 'bearer' },
+          signature: { type: 'apiKey', in: 'header', name: 'X-Kq-Signature', description: 'with X-Kq-Key, X-Kq-Timestamp, X-Kq-Nonce' },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { docExpansion: 'list' } });
+
+  const guards = installAuth(app, services.auth);
+  app.decorate('routeGuards', guards);
+
+  await app.register(healthRoutes, { platform });
+  await app.register(authRoutes, { auth: services.auth, secureCookies: config.publicUrl.startsWith('https://') });
+  await app.register(auditRoutes, { audit: services.audit });
+  await app.register(customerRoutes, { customers: services.customers });
+  await app.register(catalogRoutes, { catalog: services.catalog, vault: services.vault });
+  await app.register(agentRoutes, { agents: services.agents });
+
+  return app;
+}

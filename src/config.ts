@@ -1,0 +1,176 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+
+/**
+ * Every environment variable kaquan reads, validated once at start-up. A wrong
+ * value stops the start with one line naming the variable (ConfigError).
+ * Defaults make `npm start` work on a fresh machine: embedded PostgreSQL
+ * (PGlite) under DATA_DIR and in-process stand-ins for Redis.
+ */
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function fail(name: string, why: string, value: string | undefined): never {
+  throw new ConfigError(`Invalid configuration: ${name} ${why}${value === undefined ? '' : ` (got "${value}")`}`);
+}
+
+function str(env: Env, name: string, fallback?: string): string {
+  const v = env[name];
+  if (v === undefined || v === '') {
+    if (fallback === undefined) fail(name, 'is required', v);
+    return fallback;
+  }
+  return v;
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^-?\d+$/.test(raw)) fail(name, `must be an integer between ${min} and ${max}`, raw);
+  const n = Number(raw);
+  if (n < min || n > max) fail(name, `must be an integer between ${min} and ${max}`, raw);
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  return fail(name, 'must be true or false', raw);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) fail(name, `must be one of ${allowed.join(', ')}`, raw);
+  return raw as T;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = optional(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    return fail(name, `must be a URL (${protocols.join(' or ')})`, redactUrl(raw));
+  }
+  if (!protocols.includes(parsed.protocol)) fail(name, `must start with ${protocols.join(' or ')}`, redactUrl(raw));
+  return raw;
+}
+
+/** Never echo a password that sits inside a connection string. */
+function redactUrl(raw: string): string {
+  return raw.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+function base64Key(name: string, raw: string): void {
+  if (Buffer.from(raw, 'base64').length !== 32) fail(name, 'must be 32 bytes in base64', '***');
+}
+
+/**
+ * Secrets that a production deployment must provide. Outside production they
+ * are generated once and kept in DATA_DIR/secrets.json so that sessions and
+ * encrypted codes survive restarts of the demo.
+ */
+interface GeneratedSecrets {
+  sessionSecret: string;
+  vaultMasterKeys: string;
+  hmacKey: string;
+}
+
+function loadOrCreateDevSecrets(dataDir: string): GeneratedSecrets {
+  const file = join(dataDir, 'secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as GeneratedSecrets;
+  const secrets: GeneratedSecrets = {
+    sessionSecret: randomBytes(32).toString('base64url'),
+    vaultMasterKeys: `dev1:${randomBytes(32).toString('base64')}`,
+    hmacKey: randomBytes(32).toString('base64'),
+  };
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+export function loadConfig(env: Env = process.env) {
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const port = int(env, 'PORT', 3000, 0, 65535);
+  const dataDir = resolve(str(env, 'DATA_DIR', './data'));
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+
+  const needsGenerated = !optional(env, 'SESSION_SECRET') || !optional(env, 'VAULT_MASTER_KEYS') || !optional(env, 'HMAC_KEY');
+  if (needsGenerated && nodeEnv === 'production') {
+    const missing = ['SESSION_SECRET', 'VAULT_MASTER_KEYS', 'HMAC_KEY'].find((n) => !optional(env, n))!;
+    fail(missing, 'is required when NODE_ENV=production', undefined);
+  }
+  const generated = needsGenerated ? loadOrCreateDevSecrets(dataDir) : undefined;
+
+  const sessionSecret = optional(env, 'SESSION_SECRET') ?? generated!.sessionSecret;
+  if (sessionSecret.length < 32) fail('SESSION_SECRET', 'must be at least 32 characters', '***');
+
+  const vaultMasterKeys = optional(env, 'VAULT_MASTER_KEYS') ?? generated!.vaultMasterKeys;
+  const keyIds: string[] = [];
+  for (const part of vaultMasterKeys.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const idx = part.indexOf(':');
+    if (idx <= 0) fail('VAULT_MASTER_KEYS', 'must be a list of id:base64key', '***');
+    base64Key('VAULT_MASTER_KEYS', part.slice(idx + 1));
+    keyIds.push(part.slice(0, idx));
+  }
+  if (keyIds.length === 0) fail('VAULT_MASTER_KEYS', 'must name at least one key', '***');
+  const vaultActiveKeyId = str(env, 'VAULT_ACTIVE_KEY_ID', keyIds.at(-1));
+  if (!keyIds.includes(vaultActiveKeyId)) fail('VAULT_ACTIVE_KEY_ID', `must be one of the ids in VAULT_MASTER_KEYS (${keyIds.join(', ')})`, vaultActiveKeyId);
+
+  const hmacKey = optional(env, 'HMAC_KEY') ?? generated!.hmacKey;
+  base64Key('HMAC_KEY', hmacKey);
+
+  const corsOrigins = (optional(env, 'CORS_ORIGINS') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    try {
+      new URL(origin);
+    } catch {
+      fail('CORS_ORIGINS', 'must be a comma-separated list of origins', origin);
+    }
+  }
+
+  const host = str(env, 'HOST', '127.0.0.1');
+  return {
+    nodeEnv,
+    host,
+    port,
+    publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:']) ?? `http://localhost:${port}`,
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, nodeEnv === 'test' ? 'silent' : 'info'),
+    dataDir,
+    databaseUrl,
+    databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
+    redisUrl,
+    redisPrefix: str(env, 'REDIS_PREFIX', 'kq:'),
+    trustProxy: bool(env, 'TRUST_PROXY', false),
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
+    corsOrigins,
+    sessionSecret,
+    sessionTtlMinutes: int(env, 'SESSION_TTL_MINUTES', 12 * 60, 5, 30 * 24 * 60),
+    vaultMasterKeys,
+    vaultActiveKeyId,
+    hmacKey,
+    loginMaxFailsPerAccount: int(env, 'LOGIN_MAX_FAILS_PER_ACCOUNT', 5, 1, 1000),
+    loginMaxFailsPerIp: int(env, 'LOGIN_MAX_FAILS_PER_IP', 30, 1, 100000),
+    loginBlockMinutes: int(env, 'LOGIN_BLOCK_MINUTES', 15, 1, 24 * 60),
+    signatureToleranceSeconds: int(env, 'SIGNATURE_TOLERANCE_SECONDS', 300, 30, 3600),
+    jobsEnabled: bool(env, 'JOBS_ENABLED', true),
+    seedDemo: bool(env, 'SEED_DEMO', nodeEnv !== 'production'),
+  };
+}
+
+export type Config = ReturnType<typeof loadConfig>;

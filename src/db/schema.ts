@@ -1,0 +1,7 @@
+// The schema index: every module's tables, for drizzle and its migrations.
+export * from '../modules/auth/schema.js';
+export * from '../modules/audit/schema.js';
+export * from '../modules/customers/schema.js';
+export * from '../modules/catalog/schema.js';
+export * from '../modules/vault/schema.js';
+export * from '../modules/agents/schema.js';

@@ -1,0 +1,63 @@
+import 'dotenv/config';
+import { ConfigError, loadConfig } from './config.js';
+import { openPlatform, closePlatform } from './platform.js';
+import { createServices } from './services.js';
+import { buildApp } from './app.js';
+import { seedDemo } from './seed/demo.js';
+import { startJobEngine, type JobEngine } from './modules/jobs/engine.js';
+import { jobDefinitions } from './modules/jobs/definitions.js';
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(78); // EX_CONFIG
+    }
+    throw e;
+  }
+
+  const platform = await openPlatform(config);
+  const services = createServices(platform);
+  const log = platform.logger;
+  log.info({ database: platform.database.kind, cache: platform.kv.kind }, 'platform opened, migrations applied');
+
+  const seed = config.seedDemo ? await seedDemo(platform, services) : { seeded: false, logins: [] };
+  const jobs: JobEngine | null = config.jobsEnabled ? await startJobEngine(platform, jobDefinitions(services)) : null;
+  const app = await buildApp(platform, services);
+  await app.listen({ host: config.host, port: config.port });
+
+  const base = config.publicUrl;
+  const lines = [
+    '',
+    `  kaquan is running on ${platform.database.kind === 'pglite' ? `embedded PostgreSQL (${config.dataDir})` : 'PostgreSQL'} and ${platform.kv.kind === 'redis' ? 'Redis' : 'in-process cache'}`,
+    `  admin API   ${base}/admin   (panel: ${base}/admin/)`,
+    `  API docs    ${base}/docs`,
+    `  health      ${base}/healthz  ${base}/readyz`,
+  ];
+  if (seed.logins.length) {
+    lines.push(seed.seeded ? '  demo data seeded; logins:' : `  demo logins (from ${config.dataDir}/demo-logins.json):`);
+    for (const l of seed.logins) lines.push(`    ${l.role.padEnd(10)} ${l.email.padEnd(22)} ${l.password}`);
+  }
+  console.log(lines.join('\n') + '\n');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await app.close();
+    await jobs?.stop();
+    await closePlatform(platform);
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  console.error('kaquan failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});

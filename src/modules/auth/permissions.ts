@@ -1,0 +1,56 @@
+/**
+ * Staff roles are sets of permissions; every admin route names the one
+ * permission it needs and is refused (403) to roles without it.
+ */
+export const permissions = [
+  'self', // own profile, password, second factor
+  'staff:read',
+  'staff:manage',
+  'audit:read',
+  'apikeys:manage',
+  'customers:read',
+  'customers:pii', // see a customer's full phone number
+  'catalog:read',
+  'catalog:write',
+  'vault:read',
+  'vault:import',
+  'vault:reveal',
+  'vault:export',
+  'orders:read',
+  'orders:refund',
+  'ledger:read',
+  'finance:withdrawals',
+  'agents:read',
+  'agents:manage',
+  'risk:read',
+  'risk:rules',
+  'risk:review',
+  'marketing:read',
+  'marketing:manage',
+  'support:tickets',
+  'system:read',
+] as const;
+
+export type Permission = (typeof permissions)[number];
+
+export const roles = ['owner', 'operations', 'finance', 'risk', 'support', 'readonly'] as const;
+export type Role = (typeof roles)[number];
+
+const readAll: Permission[] = ['self', 'staff:read', 'catalog:read', 'vault:read', 'orders:read', 'agents:read', 'marketing:read', 'customers:read', 'system:read'];
+
+export const rolePermissions: Record<Role, ReadonlySet<Permission>> = {
+  owner: new Set(permissions),
+  operations: new Set<Permission>([...readAll, 'catalog:write', 'vault:import', 'agents:manage', 'marketing:manage', 'risk:read']),
+  finance: new Set<Permission>([...readAll, 'ledger:read', 'finance:withdrawals', 'orders:refund', 'audit:read']),
+  risk: new Set<Permission>([...readAll, 'risk:read', 'risk:rules', 'risk:review', 'audit:read', 'customers:pii']),
+  support: new Set<Permission>(['self', 'customers:read', 'orders:read', 'catalog:read', 'support:tickets', 'vault:reveal']),
+  readonly: new Set<Permission>(readAll),
+};
+
+export function isRole(value: string): value is Role {
+  return (roles as readonly string[]).includes(value);
+}
+
+export function roleAllows(role: string, permission: Permission): boolean {
+  return isRole(role) && rolePermissions[role].has(permission);
+}
