@@ -13,7 +13,9 @@ export class ConfigError extends Error {}
 type Env = Record<string, string | undefined>;
 
 function fail(name: string, why: string, value: string | undefined): never {
-  throw new ConfigError(`Invalid configuration: ${name} ${why}${value === undefined ? '' : ` (got "${value}")`}`);
+  // One line, whatever the value holds.
+  const shown = value === undefined ? '' : ` (got "${value.replace(/[\r\n]+/g, ' ')}")`;
+  throw new ConfigError(`Invalid configuration: ${name} ${why}${shown}`);
 }
 
 function str(env: Env, name: string, fallback?: string): string {
@@ -67,9 +69,13 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw;
 }
 
-/** Never echo a password that sits inside a connection string. */
+/** Never echo a password that sits inside a connection string (the last '@' ends it, as in URL parsers). */
 function redactUrl(raw: string): string {
-  return raw.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+  const start = raw.indexOf('//');
+  const at = raw.lastIndexOf('@');
+  if (start < 0 || at < start) return raw.replace(/[\r\n]/g, ' ');
+  const user = raw.slice(start + 2, at).split(':')[0];
+  return `${raw.slice(0, start + 2)}${user}:***${raw.slice(at)}`.replace(/[\r\n]/g, ' ');
 }
 
 function base64Key(name: string, raw: string): void {
@@ -123,6 +129,7 @@ export function loadConfig(env: Env = process.env) {
     const idx = part.indexOf(':');
     if (idx <= 0) fail('VAULT_MASTER_KEYS', 'must be a list of id:base64key', '***');
     base64Key('VAULT_MASTER_KEYS', part.slice(idx + 1));
+    if (keyIds.includes(part.slice(0, idx))) fail('VAULT_MASTER_KEYS', `names key id ${part.slice(0, idx)} twice`, '***');
     keyIds.push(part.slice(0, idx));
   }
   if (keyIds.length === 0) fail('VAULT_MASTER_KEYS', 'must name at least one key', '***');
@@ -137,11 +144,13 @@ export function loadConfig(env: Env = process.env) {
     .map((s) => s.trim())
     .filter(Boolean);
   for (const origin of corsOrigins) {
+    let protocol = '';
     try {
-      new URL(origin);
+      protocol = new URL(origin).protocol;
     } catch {
-      fail('CORS_ORIGINS', 'must be a comma-separated list of origins', origin);
+      /* refused below */
     }
+    if (protocol !== 'http:' && protocol !== 'https:') fail('CORS_ORIGINS', 'must be a comma-separated list of http(s) origins', origin);
   }
 
   const host = str(env, 'HOST', '127.0.0.1');

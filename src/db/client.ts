@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
@@ -29,7 +29,15 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export const migrationsFolder = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle');
+/** The drizzle/ folder next to package.json, from src/ (tsx) or from dist/src/ (compiled). */
+export const migrationsFolder = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'drizzle', 'meta', '_journal.json'))) return join(dir, 'drizzle');
+    dir = resolve(dir, '..');
+  }
+  throw new Error('drizzle/ migrations folder not found');
+})();
 
 // Keeps two instances starting at once from migrating over each other.
 const MIGRATION_LOCK = 7_240_001;

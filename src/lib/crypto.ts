@@ -58,6 +58,7 @@ export class MasterKeyRing {
     for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
       const idx = part.indexOf(':');
       if (idx <= 0) throw new Error('each master key is written as id:base64');
+      if (keys.has(part.slice(0, idx))) throw new Error(`master key id ${part.slice(0, idx)} appears twice`);
       keys.set(part.slice(0, idx), Buffer.from(part.slice(idx + 1), 'base64'));
     }
     const active = activeKeyId ?? [...keys.keys()].at(-1);

@@ -39,7 +39,7 @@ export function loggerOptions(level: string): LoggerOptions {
   };
 }
 
-export function createLogger(level: string) {
-  return pino(loggerOptions(level));
+export function createLogger(level: string, destination?: pino.DestinationStream) {
+  return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
 }
 export type Logger = pino.Logger;

@@ -4,7 +4,8 @@
 export function maskPhone(phone: string): string {
   const digits = phone.replace(/[\s-]/g, '');
   if (digits.length < 7) return '*'.repeat(digits.length);
-  return `${digits.slice(0, digits.length - 8)}****${digits.slice(-4)}`;
+  // 11-digit mobile: first 3 and last 4 stay (138****1234); a country code stays in front.
+  return `${digits.slice(0, Math.max(0, digits.length - 8))}****${digits.slice(-4)}`;
 }
 
 /** A code's secret shown with only its last 4 characters. */
@@ -13,7 +14,7 @@ export function maskSecret(secret: string): string {
   return `${'*'.repeat(Math.min(8, secret.length - 4))}${secret.slice(-4)}`;
 }
 
-const mainlandMobile = /(?<!\d)(\+?86)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)/g;
+const mainlandMobile = /(?<!\d)(\+?86[\s-]?)?(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)/g;
 
 /** Masks every mainland mobile number inside free text (log messages, notes). */
 export function maskPhonesInText(text: string): string {

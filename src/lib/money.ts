@@ -48,20 +48,25 @@ export function applyBasisPoints(fen: Fen, basisPoints: number): Fen {
   const r = product % 10000n;
   const absR = r < 0n ? -r : r;
   const rounded = absR * 2n >= 10000n ? q + (product < 0n ? -1n : 1n) : q;
-  return Number(rounded);
+  return assertFen(Number(rounded), 'result');
 }
 
-/** Split an amount into parts proportional to weights; the parts always sum to the amount. */
+/**
+ * Splits an amount into parts proportional to weights (largest remainder
+ * method): the parts always sum to the amount, each is within 1 fen of its
+ * exact share, and a zero weight gets nothing.
+ */
 export function allocate(fen: Fen, weights: number[]): Fen[] {
   assertFen(fen);
+  if (weights.some((w) => !Number.isFinite(w) || w < 0)) throw new MoneyError('weights must be finite and not negative');
   const total = weights.reduce((a, b) => a + b, 0);
-  if (total <= 0) throw new MoneyError('weights must sum to a positive number');
-  const parts = weights.map((w) => Math.trunc((fen * w) / total));
-  let rest = fen - parts.reduce((a, b) => a + b, 0);
-  for (let i = 0; rest !== 0; i = (i + 1) % parts.length) {
-    const step = rest > 0 ? 1 : -1;
-    parts[i] = (parts[i] ?? 0) + step;
-    rest -= step;
-  }
-  return parts;
+  if (!(total > 0)) throw new MoneyError('weights must sum to a positive number');
+  const sign = fen < 0 ? -1 : 1;
+  const abs = Math.abs(fen);
+  const exact = weights.map((w) => (abs * w) / total);
+  const parts = exact.map(Math.floor);
+  let rest = abs - parts.reduce((a, b) => a + b, 0);
+  const byRemainder = exact.map((x, i) => ({ i, r: x - Math.floor(x) })).filter(({ i }) => (weights[i] ?? 0) > 0).sort((a, b) => b.r - a.r || a.i - b.i);
+  for (let k = 0; rest > 0; k = (k + 1) % byRemainder.length, rest--) parts[byRemainder[k]!.i]! += 1;
+  return parts.map((x) => (x === 0 ? 0 : sign * x));
 }

@@ -55,7 +55,8 @@ export class ChainVerifier {
   finish(head: { lastSeq: number; lastHash: string } | null): ChainBreak | null {
     const lastSeq = this.expectedSeq - 1;
     if (!head) return lastSeq === 0 ? null : { seq: lastSeq, reason: 'chain head is missing' };
-    if (head.lastSeq !== lastSeq) return { seq: lastSeq + 1, reason: `chain head says ${head.lastSeq} rows, found ${lastSeq} (rows deleted at the end)` };
+    if (head.lastSeq > lastSeq) return { seq: lastSeq + 1, reason: `chain head says ${head.lastSeq} rows, found ${lastSeq} (rows deleted at the end)` };
+    if (head.lastSeq < lastSeq) return { seq: head.lastSeq + 1, reason: `rows after ${head.lastSeq} were not written through the audit service (head not advanced)` };
     if (head.lastHash !== this.prevHash) return { seq: lastSeq, reason: 'chain head hash does not match the last row' };
     return null;
   }

@@ -135,8 +135,9 @@ export function createAuthService(p: Platform, audit: AuditService) {
 
   async function recordFailure(email: string, meta: RequestMeta, reason: string) {
     const results = await Promise.allSettled([failsByAccount.consume(email), failsByIp.consume(meta.ip)]);
-    // A rejected consume means that counter has just reached its limit: that is credential stuffing or guessing, so report it.
-    const blocked = results.map((r, i) => (r.status === 'rejected' ? (i === 0 ? 'account' : 'ip') : null)).filter(Boolean);
+    // A counter that has reached its limit means guessing or credential stuffing: report it.
+    const exhausted = (r: PromiseSettledResult<RateLimiterRes>) => r.status === 'rejected' || r.value.remainingPoints === 0;
+    const blocked = results.map((r, i) => (exhausted(r) ? (i === 0 ? 'account' : 'ip') : null)).filter(Boolean);
     p.logger.warn({ email, ip: meta.ip, reason, blocked }, 'staff login failed');
     if (blocked.length) {
       await audit.record({ actorType: 'system', action: 'auth.login_blocked', targetType: 'staff_email', targetId: email, ip: meta.ip, details: { by: blocked, reason } });
