@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import helmet from '@fastify/helmet';
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
+import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { randomUUID } from 'node:crypto';
@@ -18,6 +19,10 @@ import { auditRoutes } from './modules/audit/routes.js';
 import { customerRoutes } from './modules/customers/routes.js';
 import { catalogRoutes } from './modules/catalog/routes.js';
 import { agentRoutes } from './modules/agents/routes.js';
+import { alertRoutes } from './modules/alerts/routes.js';
+import { vaultRoutes } from './modules/vault/routes.js';
+import { inventoryRoutes } from './modules/inventory/routes.js';
+import { supplierRoutes } from './modules/suppliers/routes.js';
 
 /** Builds the HTTP face of the platform from plugins and modules; nothing else happens here. */
 export async function buildApp(platform: Platform, services: Services): Promise<FastifyInstance> {
@@ -48,6 +53,8 @@ export async function buildApp(platform: Platform, services: Services): Promise<
   });
   await app.register(cookie, { secret: config.sessionSecret });
   if (config.corsOrigins.length > 0) await app.register(cors, { origin: config.corsOrigins, credentials: true });
+  // Files are streamed to their route (code imports), never buffered here.
+  await app.register(multipart, { limits: { fileSize: config.vaultImportMaxBytes, files: 1, fields: 10 } });
 
   await app.register(swagger, {
     openapi: {
@@ -74,6 +81,10 @@ export async function buildApp(platform: Platform, services: Services): Promise<
   await app.register(customerRoutes, { customers: services.customers });
   await app.register(catalogRoutes, { catalog: services.catalog, vault: services.vault });
   await app.register(agentRoutes, { agents: services.agents });
+  await app.register(alertRoutes, { alerts: services.alerts });
+  await app.register(vaultRoutes, { vault: services.vault, maxImportBytes: config.vaultImportMaxBytes });
+  await app.register(supplierRoutes, { suppliers: services.suppliers });
+  await app.register(inventoryRoutes, { inventory: services.inventory, vault: services.vault, expiringWithinDays: config.vaultExpiryAlertDays });
 
   return app;
 }

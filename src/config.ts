@@ -153,6 +153,12 @@ export function loadConfig(env: Env = process.env) {
     if (protocol !== 'http:' && protocol !== 'https:') fail('CORS_ORIGINS', 'must be a comma-separated list of http(s) origins', origin);
   }
 
+  const supplierUrlAllowlist = (optional(env, 'SUPPLIER_URL_ALLOWLIST') ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  for (const h of supplierUrlAllowlist) if (!/^(\*\.)?[a-z0-9.-]+(:\d+)?$/.test(h)) fail('SUPPLIER_URL_ALLOWLIST', 'must be a comma-separated list of host names (a leading *. allows subdomains)', h);
+
   const host = str(env, 'HOST', '127.0.0.1');
   return {
     nodeEnv,
@@ -177,6 +183,9 @@ export function loadConfig(env: Env = process.env) {
     loginMaxFailsPerIp: int(env, 'LOGIN_MAX_FAILS_PER_IP', 30, 1, 100000),
     loginBlockMinutes: int(env, 'LOGIN_BLOCK_MINUTES', 15, 1, 24 * 60),
     signatureToleranceSeconds: int(env, 'SIGNATURE_TOLERANCE_SECONDS', 300, 30, 3600),
+    vaultImportMaxBytes: int(env, 'VAULT_IMPORT_MAX_BYTES', 100 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
+    vaultExpiryAlertDays: int(env, 'VAULT_EXPIRY_ALERT_DAYS', 7, 1, 365),
+    supplierUrlAllowlist,
     jobsEnabled: bool(env, 'JOBS_ENABLED', true),
     seedDemo: bool(env, 'SEED_DEMO', nodeEnv !== 'production'),
   };

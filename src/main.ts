@@ -25,7 +25,7 @@ async function main() {
   log.info({ database: platform.database.kind, cache: platform.kv.kind }, 'platform opened, migrations applied');
 
   const seed = config.seedDemo ? await seedDemo(platform, services) : { seeded: false, logins: [] };
-  const jobs: JobEngine | null = config.jobsEnabled ? await startJobEngine(platform, jobDefinitions(services)) : null;
+  const jobs: JobEngine | null = config.jobsEnabled ? await startJobEngine(platform, jobDefinitions(services, config)) : null;
   const app = await buildApp(platform, services);
   await app.listen({ host: config.host, port: config.port });
 

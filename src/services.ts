@@ -5,16 +5,26 @@ import { createCustomerService } from './modules/customers/service.js';
 import { createCatalogService } from './modules/catalog/service.js';
 import { createVaultService } from './modules/vault/service.js';
 import { createAgentService } from './modules/agents/service.js';
+import { createAlertService } from './modules/alerts/service.js';
+import { createInventoryService } from './modules/inventory/service.js';
+import { createSupplierService } from './modules/suppliers/service.js';
 
 /** Every module's service, wired once; channels (HTTP, bots, mini-program) use only these. */
 export function createServices(p: Platform) {
   const audit = createAuditService(p);
+  const alerts = createAlertService(p);
   const auth = createAuthService(p, audit);
   const customers = createCustomerService(p);
-  const catalog = createCatalogService(p);
+  const catalog = createCatalogService(p, { audit });
   const vault = createVaultService(p, { audit, catalog });
+  const inventory = createInventoryService(p, { audit, alerts, catalog, vault });
   const agents = createAgentService(p);
-  return { audit, auth, customers, catalog, vault, agents };
+  const suppliers = createSupplierService(
+    p,
+    { audit, catalog, alerts, importPurchasedCodes: vault.importPurchasedCodes },
+    { callbackBaseUrl: p.config.publicUrl, allowedHosts: p.config.supplierUrlAllowlist.length ? p.config.supplierUrlAllowlist : undefined },
+  );
+  return { audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers };
 }
 
 export type Services = ReturnType<typeof createServices>;

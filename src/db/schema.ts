@@ -5,3 +5,6 @@ export * from '../modules/customers/schema.js';
 export * from '../modules/catalog/schema.js';
 export * from '../modules/vault/schema.js';
 export * from '../modules/agents/schema.js';
+export * from '../modules/inventory/schema.js';
+export * from '../modules/alerts/schema.js';
+export * from '../modules/suppliers/schema.js';

@@ -5,7 +5,7 @@ import { AppError } from '../lib/errors.js';
 /** Parses JSON with prototype-poisoning protection and keeps the raw text for signature checks. */
 export function installJsonBodyParser(app: FastifyInstance) {
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser(/^application\/([a-z.+-]*\+)?json$/, { parseAs: 'string' }, (request, body: string | Buffer, done) => {
+  app.addContentTypeParser(/^application\/([a-z.+-]*\+)?json(\s*;.*)?$/i, { parseAs: 'string' }, (request, body: string | Buffer, done) => {
     const text = body.toString();
     request.rawBody = text;
     if (text.length === 0) return done(null, undefined);

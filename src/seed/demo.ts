@@ -79,9 +79,12 @@ export async function seedDemo(p: Platform, s: Services, opts: { password?: stri
     const product = await s.catalog.createProduct({ ...item.product, skus: [item.sku] });
     if (item.codes > 0) {
       const skuId = product.skus[0]!.id;
-      const codes = Array.from({ length: item.codes }, () => ({ cardNumber: randomSecret(10), secret: randomSecret(16) }));
       const expiresAt = new Date(p.clock.now().getTime() + 365 * 24 * 3600 * 1000);
-      await s.vault.importBatch({ skuId, supplier: 'demo-supplier', unitCostFen: item.sku.costFen, expiresAt, codes }, actor);
+      const count = item.codes;
+      async function* rows() {
+        for (let line = 1; line <= count; line++) yield { line, cardNumber: randomSecret(10), secret: randomSecret(16) };
+      }
+      await s.vault.importCodes({ skuId, supplier: 'demo-supplier', unitCostFen: item.sku.costFen, expiresAt, mode: 'all_or_nothing', source: 'text' }, rows(), actor);
     }
   }
 

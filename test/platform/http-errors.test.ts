@@ -62,6 +62,11 @@ describe('bad requests get a clear 4xx in the one error shape', () => {
     expectErrorShape(res.json(), 'PAYLOAD_TOO_LARGE');
   });
 
+  it('JSON with a charset parameter is JSON', async () => {
+    const res = await t.inject({ method: 'POST', url: '/admin/auth/login', headers: { 'content-type': 'application/json; charset=utf-8' }, payload: JSON.stringify({ email: 'nobody@x.cn', password: 'whatever-password' }) });
+    expect(res.statusCode).toBe(401);
+  });
+
   it('unsupported content type -> 415', async () => {
     const res = await t.inject({ method: 'POST', url: '/admin/auth/login', headers: { 'content-type': 'text/xml' }, payload: '<a/>' });
     expect(res.statusCode).toBe(415);

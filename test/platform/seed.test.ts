@@ -37,9 +37,14 @@ describe('demo seed', () => {
       expect(row.secret_hmac).toBe(t.services.vault.secretHmac(plain.secret));
     }
     const dup = await t.services.vault.open(rows[0]!.id);
-    await expect(
-      t.services.vault.importBatch({ skuId: rows[0]!.sku_id, supplier: 's', unitCostFen: 1, codes: [{ secret: dup.secret }] }, { id: owner.id }),
-    ).rejects.toMatchObject({ code: 'CONFLICT' });
+    const report = await t.services.vault.importCodes(
+      { skuId: rows[0]!.sku_id, supplier: 's', unitCostFen: 1, mode: 'all_or_nothing', source: 'text' },
+      (async function* () {
+        yield { line: 1, secret: dup.secret };
+      })(),
+      { id: owner.id },
+    );
+    expect(report).toMatchObject({ status: 'rejected', accepted: 0, rejections: [{ line: 1, reason: 'duplicate: already in the vault' }] });
   });
 
   it('a sealed code copied onto another row does not decrypt (bound to its id)', async () => {

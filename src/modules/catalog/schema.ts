@@ -1,5 +1,5 @@
-import { boolean, index, integer, pgTable, text } from 'drizzle-orm/pg-core';
-import { createdAt } from '../../db/columns.js';
+import { boolean, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import { createdAt, tstz } from '../../db/columns.js';
 
 export const products = pgTable('products', {
   id: text('id').primaryKey(),
@@ -21,11 +21,27 @@ export const skus = pgTable(
       .references(() => products.id),
     name: text('name').notNull(),
     faceValueFen: integer('face_value_fen').notNull(),
+    /** What one unit costs us (the latest supplier cost; batches keep their own). */
     costFen: integer('cost_fen').notNull(),
     retailPriceFen: integer('retail_price_fen').notNull(),
+    /** Price by agent level: {"1": 2300, "2": 2400}; a level not listed pays retail. */
+    agentPrices: jsonb('agent_prices').$type<Record<string, number>>().notNull().default({}),
+    /** Regions the SKU may be sold in (ISO codes, "CN", "CN-GD", "HK"...). */
+    regions: jsonb('regions').$type<string[]>().notNull().default(['CN']),
+    /** Days a delivered code stays valid for the buyer, when the brand limits it (null: the batch expiry rules). */
+    validityDays: integer('validity_days'),
+    minPerOrder: integer('min_per_order').notNull().default(1),
+    maxPerOrder: integer('max_per_order').notNull().default(10),
+    /** Shared-account codes that may be sold to several buyers, up to maxSalesPerCode each. */
+    reusable: boolean('reusable').notNull().default(false),
+    maxSalesPerCode: integer('max_sales_per_code').notNull().default(1),
+    lowStockThreshold: integer('low_stock_threshold').notNull().default(10),
     usageInstructions: text('usage_instructions').notNull().default(''),
     onSale: boolean('on_sale').notNull().default(true),
+    /** Why the SKU is off sale when the platform took it off (margin guard, no stock...). */
+    offSaleReason: text('off_sale_reason'),
     createdAt: createdAt(),
+    updatedAt: tstz('updated_at'),
   },
   (t) => [index('skus_product_idx').on(t.productId)],
 );

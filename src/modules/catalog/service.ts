@@ -1,4 +1,5 @@
-import { desc, eq, inArray, lt } from 'drizzle-orm';
+import { and, desc, eq, inArray, like, lt } from 'drizzle-orm';
+import type { AuditService } from '../audit/service.js';
 import type { Platform } from '../../platform.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
@@ -15,16 +16,36 @@ export interface NewSku {
   costFen: number;
   retailPriceFen: number;
   usageInstructions?: string;
+  agentPrices?: Record<string, number>;
+  regions?: string[];
+  validityDays?: number | null;
+  minPerOrder?: number;
+  maxPerOrder?: number;
+  reusable?: boolean;
+  maxSalesPerCode?: number;
+  lowStockThreshold?: number;
 }
+
+export type SkuPatch = Partial<NewSku & { onSale: boolean }>;
 
 export interface SkuView {
   id: string;
+  product_id: string;
   name: string;
   face_value_fen: number;
   cost_fen: number;
   retail_price_fen: number;
+  agent_prices: Record<string, number>;
+  regions: string[];
+  validity_days: number | null;
+  min_per_order: number;
+  max_per_order: number;
+  reusable: boolean;
+  max_sales_per_code: number;
+  low_stock_threshold: number;
   usage_instructions: string;
   on_sale: boolean;
+  off_sale_reason: string | null;
 }
 
 export interface ProductView {
@@ -38,15 +59,31 @@ export interface ProductView {
   skus: SkuView[];
 }
 
-export function createCatalogService(p: Platform) {
+function fieldError(field: string, message: string) {
+  return new AppError('VALIDATION_FAILED', `${field}: ${message}`, [{ field, message }]);
+}
+
+/** Rules a SKU must keep whatever edits it: money in whole fen, sane limits. */
+function checkSku(s: NewSku, prefix: string) {
+  for (const f of ['faceValueFen', 'costFen', 'retailPriceFen'] as const) {
+    assertFen(s[f], `${prefix}${f}`);
+    if (s[f] < 0) throw fieldError(`${prefix}${f}`, 'must not be negative');
+  }
+  for (const [level, price] of Object.entries(s.agentPrices ?? {})) {
+    if (!/^[1-9]\d?$/.test(level)) throw fieldError(`${prefix}agentPrices.${level}`, 'agent level must be 1-99');
+    if (!Number.isSafeInteger(price) || price < 0) throw fieldError(`${prefix}agentPrices.${level}`, 'must be a whole number of fen');
+  }
+  const min = s.minPerOrder ?? 1;
+  const max = s.maxPerOrder ?? 10;
+  if (min < 1 || max < min) throw fieldError(`${prefix}maxPerOrder`, 'must be at least minPerOrder (>= 1)');
+  if ((s.maxSalesPerCode ?? 1) < 1) throw fieldError(`${prefix}maxSalesPerCode`, 'must be at least 1');
+  if (!s.reusable && (s.maxSalesPerCode ?? 1) > 1) throw fieldError(`${prefix}maxSalesPerCode`, 'only reusable SKUs may sell a code more than once');
+}
+
+export function createCatalogService(p: Platform, deps: { audit: AuditService }) {
   async function createProduct(input: { name: string; brand: string; category: string; kind: ProductKind; description?: string; skus: NewSku[] }): Promise<ProductView> {
     if (input.skus.length === 0) throw new AppError('VALIDATION_FAILED', 'skus: a product needs at least one SKU', [{ field: 'skus', message: 'at least one' }]);
-    input.skus.forEach((s, i) => {
-      for (const f of ['faceValueFen', 'costFen', 'retailPriceFen'] as const) {
-        assertFen(s[f], `skus.${i}.${f}`);
-        if (s[f] < 0) throw new AppError('VALIDATION_FAILED', `skus.${i}.${f}: must not be negative`, [{ field: `skus.${i}.${f}`, message: 'must not be negative' }]);
-      }
-    });
+    input.skus.forEach((s, i) => checkSku(s, `skus.${i}.`));
     const now = p.clock.now();
     const productId = newId('prd', now);
     await p.db.transaction(async (tx) => {
@@ -60,6 +97,14 @@ export function createCatalogService(p: Platform) {
           costFen: s.costFen,
           retailPriceFen: s.retailPriceFen,
           usageInstructions: s.usageInstructions ?? '',
+          agentPrices: s.agentPrices ?? {},
+          regions: s.regions ?? ['CN'],
+          validityDays: s.validityDays ?? null,
+          minPerOrder: s.minPerOrder ?? 1,
+          maxPerOrder: s.maxPerOrder ?? 10,
+          reusable: s.reusable ?? false,
+          maxSalesPerCode: s.reusable ? (s.maxSalesPerCode ?? 1) : 1,
+          lowStockThreshold: s.lowStockThreshold ?? 10,
           createdAt: now,
         })),
       );
@@ -92,7 +137,64 @@ export function createCatalogService(p: Platform) {
     return s;
   }
 
-  return { createProduct, getProduct, listProducts, getSku };
+  async function updateSku(id: string, patch: SkuPatch, actor: { id: string; ip?: string }): Promise<SkuView> {
+    const current = await getSku(id);
+    const merged: NewSku = {
+      name: patch.name ?? current.name,
+      faceValueFen: patch.faceValueFen ?? current.faceValueFen,
+      costFen: patch.costFen ?? current.costFen,
+      retailPriceFen: patch.retailPriceFen ?? current.retailPriceFen,
+      agentPrices: patch.agentPrices ?? current.agentPrices,
+      minPerOrder: patch.minPerOrder ?? current.minPerOrder,
+      maxPerOrder: patch.maxPerOrder ?? current.maxPerOrder,
+      reusable: patch.reusable ?? current.reusable,
+      maxSalesPerCode: patch.maxSalesPerCode ?? current.maxSalesPerCode,
+    };
+    checkSku(merged, '');
+    const set: Partial<typeof skus.$inferInsert> = { updatedAt: p.clock.now() };
+    for (const [k, v] of Object.entries(patch)) if (v !== undefined) (set as Record<string, unknown>)[k] = v;
+    // Putting a SKU back on sale by hand clears the platform's reason for taking it off.
+    if (patch.onSale === true) set.offSaleReason = null;
+    return p.db.transaction(async (tx) => {
+      const [row] = await tx.update(skus).set(set).where(eq(skus.id, id)).returning();
+      await deps.audit.record({ actorType: 'staff', actorId: actor.id, action: 'catalog.sku_update', targetType: 'sku', targetId: id, ip: actor.ip, details: patch as Record<string, unknown> }, tx);
+      return toSkuView(row!);
+    });
+  }
+
+  /** The platform takes a SKU off sale and says why (margin guard, supplier gone...). */
+  async function suspendSale(id: string, reason: string): Promise<boolean> {
+    const rows = await p.db.update(skus).set({ onSale: false, offSaleReason: reason, updatedAt: p.clock.now() }).where(and(eq(skus.id, id), eq(skus.onSale, true))).returning({ id: skus.id });
+    return rows.length > 0;
+  }
+
+  /** Puts a SKU back on sale only if the platform took it off for a reason starting with `reasonPrefix`. */
+  async function resumeSale(id: string, reasonPrefix: string): Promise<boolean> {
+    const rows = await p.db
+      .update(skus)
+      .set({ onSale: true, offSaleReason: null, updatedAt: p.clock.now() })
+      .where(and(eq(skus.id, id), eq(skus.onSale, false), like(skus.offSaleReason, `${reasonPrefix}%`)))
+      .returning({ id: skus.id });
+    return rows.length > 0;
+  }
+
+  async function setCost(id: string, costFen: number): Promise<void> {
+    assertFen(costFen, 'costFen');
+    await p.db.update(skus).set({ costFen, updatedAt: p.clock.now() }).where(eq(skus.id, id));
+  }
+
+  async function listSkus(ids?: string[]) {
+    const rows = ids ? (ids.length ? await p.db.select().from(skus).where(inArray(skus.id, ids)) : []) : await p.db.select().from(skus);
+    return rows.map(toSkuView);
+  }
+
+  /** Unit price for a buyer: the agent level's price when there is one, else retail. */
+  function priceFor(sku: typeof skus.$inferSelect, agentLevel?: number): number {
+    const levelPrice = agentLevel !== undefined ? sku.agentPrices[String(agentLevel)] : undefined;
+    return levelPrice ?? sku.retailPriceFen;
+  }
+
+  return { createProduct, getProduct, listProducts, getSku, updateSku, suspendSale, resumeSale, setCost, listSkus, priceFor };
 }
 
 function toView(prod: typeof products.$inferSelect, rows: (typeof skus.$inferSelect)[]): ProductView {
@@ -104,17 +206,29 @@ function toView(prod: typeof products.$inferSelect, rows: (typeof skus.$inferSel
     kind: prod.kind,
     description: prod.description,
     created_at: prod.createdAt.toISOString(),
-    skus: rows
-      .sort((a, b) => a.id.localeCompare(b.id))
-      .map((s) => ({
-        id: s.id,
-        name: s.name,
-        face_value_fen: s.faceValueFen,
-        cost_fen: s.costFen,
-        retail_price_fen: s.retailPriceFen,
-        usage_instructions: s.usageInstructions,
-        on_sale: s.onSale,
-      })),
+    skus: rows.sort((a, b) => a.id.localeCompare(b.id)).map(toSkuView),
+  };
+}
+
+export function toSkuView(s: typeof skus.$inferSelect): SkuView {
+  return {
+    id: s.id,
+    product_id: s.productId,
+    name: s.name,
+    face_value_fen: s.faceValueFen,
+    cost_fen: s.costFen,
+    retail_price_fen: s.retailPriceFen,
+    agent_prices: s.agentPrices,
+    regions: s.regions,
+    validity_days: s.validityDays,
+    min_per_order: s.minPerOrder,
+    max_per_order: s.maxPerOrder,
+    reusable: s.reusable,
+    max_sales_per_code: s.maxSalesPerCode,
+    low_stock_threshold: s.lowStockThreshold,
+    usage_instructions: s.usageInstructions,
+    on_sale: s.onSale,
+    off_sale_reason: s.offSaleReason,
   };
 }
 

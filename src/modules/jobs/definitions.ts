@@ -1,15 +1,18 @@
 import type { Services } from '../../services.js';
+import type { Config } from '../../config.js';
 import type { JobDefinition } from './engine.js';
+import { supplierJobDefinitions } from '../suppliers/jobs.js';
 
 /** Every recurring and on-demand job of the platform, in one list. */
-export function jobDefinitions(s: Services): JobDefinition[] {
+export function jobDefinitions(s: Services, config: Config): JobDefinition[] {
   return [
-    {
-      name: 'auth.purge-expired-sessions',
-      cron: '17 * * * *',
-      handler: async () => {
-        await s.auth.purgeExpiredSessions();
-      },
-    },
+    { name: 'auth.purge-expired-sessions', cron: '17 * * * *', handler: async () => void (await s.auth.purgeExpiredSessions()) },
+    // Safety net behind the orders' own deadline handling.
+    { name: 'vault.release-expired-reservations', cron: '* * * * *', handler: async () => void (await s.vault.releaseExpiredReservations()) },
+    { name: 'vault.expire-codes', cron: '*/10 * * * *', handler: async () => void (await s.vault.expireCodes()) },
+    { name: 'vault.cleanup-stalled-imports', cron: '23 * * * *', handler: async () => void (await s.vault.cleanupStalledImports()) },
+    { name: 'inventory.check-low-stock', cron: '*/5 * * * *', handler: async () => void (await s.inventory.checkLowStock()) },
+    { name: 'inventory.check-expiring', cron: '7 * * * *', handler: async () => void (await s.inventory.checkExpiring(config.vaultExpiryAlertDays)) },
+    ...supplierJobDefinitions(s.suppliers),
   ];
 }

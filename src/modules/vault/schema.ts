@@ -1,4 +1,4 @@
-import { index, integer, pgTable, text } from 'drizzle-orm/pg-core';
+import { index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
 import { bytea, createdAt, tstz } from '../../db/columns.js';
 import { skus } from '../catalog/schema.js';
 
@@ -8,6 +8,8 @@ export const codeBatches = pgTable('code_batches', {
   skuId: text('sku_id')
     .notNull()
     .references(() => skus.id),
+  /** imported (from a supplier file), generated (platform codes), purchased (bought through a supplier API) */
+  origin: text('origin').notNull().default('imported'),
   supplier: text('supplier').notNull(),
   unitCostFen: integer('unit_cost_fen').notNull(),
   expiresAt: tstz('expires_at'),
@@ -15,6 +17,7 @@ export const codeBatches = pgTable('code_batches', {
   dataKeySealed: bytea('data_key_sealed').notNull(),
   masterKeyId: text('master_key_id').notNull(),
   importedBy: text('imported_by').notNull(),
+  codeCount: integer('code_count').notNull().default(0),
   createdAt: createdAt(),
 });
 
@@ -28,13 +31,80 @@ export const codes = pgTable(
     skuId: text('sku_id')
       .notNull()
       .references(() => skus.id),
-    /** Card number (may be empty) and secret, sealed together with the batch's data key. */
+    /** Card number (may be empty) and secret, sealed together with the batch's data key, bound to the code id. */
     sealed: bytea('sealed').notNull(),
     /** Keyed hash of the secret: finds duplicates without decrypting anything. */
     secretHmac: text('secret_hmac').notNull().unique(),
     last4: text('last4').notNull(),
     state: text('state').notNull().default('available'),
+    /** A stock allocation (channel, agent, campaign) that holds this code; null is the free pool. */
+    allocationId: text('allocation_id'),
+    expiresAt: tstz('expires_at'),
+    /** Who holds a reservation (an order id) and until when. */
+    reservedBy: text('reserved_by'),
+    reservedUntil: tstz('reserved_until'),
+    orderId: text('order_id'),
+    /** Sales so far, for reusable (shared-account) codes. */
+    saleCount: integer('sale_count').notNull().default(0),
     createdAt: createdAt(),
+    updatedAt: tstz('updated_at'),
   },
-  (t) => [index('codes_sku_state_idx').on(t.skuId, t.state)],
+  (t) => [
+    index('codes_claim_idx').on(t.skuId, t.state, t.allocationId, t.expiresAt),
+    index('codes_reserved_until_idx').on(t.reservedUntil),
+    index('codes_expires_idx').on(t.state, t.expiresAt),
+    index('codes_order_idx').on(t.orderId),
+    index('codes_batch_idx').on(t.batchId),
+  ],
 );
+
+/** The life of each code after import: who moved it from which state to which, and why. */
+export const codeEvents = pgTable(
+  'code_events',
+  {
+    id: text('id').primaryKey(),
+    codeId: text('code_id').notNull(),
+    fromState: text('from_state').notNull(),
+    toState: text('to_state').notNull(),
+    actorType: text('actor_type').notNull(),
+    actorId: text('actor_id'),
+    ref: text('ref'),
+    at: tstz('at').notNull(),
+  },
+  (t) => [index('code_events_code_idx').on(t.codeId)],
+);
+
+export const vaultImports = pgTable('vault_imports', {
+  id: text('id').primaryKey(),
+  skuId: text('sku_id').notNull(),
+  batchId: text('batch_id'),
+  source: text('source').notNull(),
+  mode: text('mode').notNull(),
+  status: text('status').notNull(),
+  totalRows: integer('total_rows').notNull().default(0),
+  accepted: integer('accepted').notNull().default(0),
+  rejected: integer('rejected').notNull().default(0),
+  /** The first rejected rows with line number and reason (capped; counts are exact). */
+  rejections: jsonb('rejections').$type<{ line: number; reason: string }[]>().notNull().default([]),
+  createdBy: text('created_by').notNull(),
+  createdAt: createdAt(),
+  finishedAt: tstz('finished_at'),
+});
+
+/** A bulk export of clear codes: asked by one staff member, approved by another, downloaded once. */
+export const codeExports = pgTable('code_exports', {
+  id: text('id').primaryKey(),
+  skuId: text('sku_id').notNull(),
+  batchId: text('batch_id'),
+  state: text('state').notNull(),
+  maxCodes: integer('max_codes').notNull(),
+  reason: text('reason').notNull(),
+  status: text('status').notNull(),
+  requestedBy: text('requested_by').notNull(),
+  approvedBy: text('approved_by'),
+  rejectedReason: text('rejected_reason'),
+  createdAt: createdAt(),
+  decidedAt: tstz('decided_at'),
+  downloadedAt: tstz('downloaded_at'),
+  exportedCount: integer('exported_count'),
+});

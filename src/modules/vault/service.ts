@@ -1,91 +1,359 @@
-import { and, count, eq, inArray } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import type { Platform } from '../../platform.js';
-import { aesGcmDecrypt, aesGcmEncrypt, hmacSha256Hex, newAesKey } from '../../lib/crypto.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
+import { toPage, type PageResult } from '../../lib/pagination.js';
 import type { AuditService } from '../audit/service.js';
 import type { CatalogService } from '../catalog/service.js';
-import { codeBatches, codes } from './schema.js';
+import { codeBatches, codeEvents, codes, vaultImports } from './schema.js';
+import { createDataKeys, type PlainCode } from './data-keys.js';
+import { insertCodes, secretHmac, type CodeToStore } from './bulk-insert.js';
+import { checkRow, type ImportSource, type RawCodeRow } from './import-parser.js';
+import { PatternError, checkPattern, generateCode, type CodePattern } from './code-pattern.js';
+import { createStock } from './stock.js';
+import { createExports } from './exports.js';
 
-export interface PlainCode {
-  cardNumber?: string;
-  secret: string;
+export type { PlainCode } from './data-keys.js';
+
+export type ImportMode = 'all_or_nothing' | 'accept_valid';
+
+export interface ImportReport {
+  id: string;
+  sku_id: string;
+  batch_id: string | null;
+  source: string;
+  mode: string;
+  status: 'running' | 'completed' | 'rejected' | 'failed';
+  total_rows: number;
+  accepted: number;
+  rejected: number;
+  rejections: { line: number; reason: string }[];
+  created_at: string;
+  finished_at: string | null;
 }
 
+export interface ImportMeta {
+  skuId: string;
+  supplier: string;
+  unitCostFen: number;
+  expiresAt?: Date;
+  region?: string;
+  mode: ImportMode;
+  source: ImportSource | 'purchase' | 'generated';
+  origin?: 'imported' | 'generated' | 'purchased';
+}
+
+export interface Actor {
+  type?: 'staff' | 'system';
+  id: string;
+  ip?: string;
+}
+
+const CHUNK = 2000;
+const MAX_REPORTED_REJECTIONS = 1000;
+
 /**
- * The vault keeps every code encrypted (envelope encryption: a data key per
- * batch, sealed by the master key ring) and finds duplicates through an HMAC
- * of the secret, never by decrypting.
+ * The vault keeps every code encrypted (envelope encryption, see
+ * data-keys.ts), finds duplicates through a keyed hash of the secret, and
+ * moves codes through their life only by the state machine in code-state.ts.
  */
 export function createVaultService(p: Platform, deps: { audit: AuditService; catalog: CatalogService }) {
-  const secretHmac = (secret: string) => hmacSha256Hex(p.hmacKey, `code:${secret.trim()}`);
+  const keys = createDataKeys(p);
+  const stock = createStock(p, deps);
 
-  async function importBatch(input: { skuId: string; supplier: string; unitCostFen: number; expiresAt?: Date; region?: string; codes: PlainCode[] }, actor: { id: string; ip?: string }) {
-    await deps.catalog.getSku(input.skuId);
-    const hmacs = input.codes.map((c) => secretHmac(c.secret));
-    if (new Set(hmacs).size !== hmacs.length) throw new AppError('VALIDATION_FAILED', 'codes: the same secret appears twice in the batch', [{ field: 'codes', message: 'duplicate secret' }]);
+  async function startBatch(meta: ImportMeta, actor: Actor) {
+    const sku = await deps.catalog.getSku(meta.skuId);
+    const product = await deps.catalog.getProduct(sku.productId);
+    if (product.kind === 'topup') throw new AppError('UNPROCESSABLE', 'direct top-up SKUs hold no codes', [{ field: 'sku_id', message: 'is a top-up SKU' }]);
     const now = p.clock.now();
+    // The batch expiry is every row's default: a past one would publish dead codes as stock.
+    if (meta.expiresAt && meta.expiresAt <= now) throw new AppError('VALIDATION_FAILED', 'expires_at: has already passed', [{ field: 'expires_at', message: 'has already passed' }]);
     const batchId = newId('bat', now);
-    const dataKey = newAesKey();
-    const wrapped = p.keyRing.wrap(dataKey, batchId);
-    return p.db.transaction(async (tx) => {
-      const clash = await tx.select({ id: codes.id }).from(codes).where(inArray(codes.secretHmac, hmacs)).limit(1);
-      if (clash.length) throw new AppError('CONFLICT', 'codes: some secrets are already in the vault', [{ field: 'codes', message: 'already in the vault' }]);
+    const importId = newId('imp', now);
+    const dk = keys.newBatchKey(batchId);
+    await p.db.transaction(async (tx) => {
       await tx.insert(codeBatches).values({
         id: batchId,
-        skuId: input.skuId,
-        supplier: input.supplier,
-        unitCostFen: input.unitCostFen,
-        expiresAt: input.expiresAt ?? null,
-        region: input.region ?? 'CN',
-        dataKeySealed: wrapped.sealed,
-        masterKeyId: wrapped.keyId,
+        skuId: meta.skuId,
+        origin: meta.origin ?? 'imported',
+        supplier: meta.supplier,
+        unitCostFen: meta.unitCostFen,
+        expiresAt: meta.expiresAt ?? null,
+        region: meta.region ?? 'CN',
+        dataKeySealed: dk.sealed,
+        masterKeyId: dk.masterKeyId,
         importedBy: actor.id,
         createdAt: now,
       });
-      const rows = input.codes.map((c, i) => {
-        const id = newId('cod', now);
-        const secret = c.secret.trim();
-        return {
-          id,
-          batchId,
-          skuId: input.skuId,
-          sealed: aesGcmEncrypt(dataKey, JSON.stringify({ n: c.cardNumber ?? '', s: secret }), id),
-          secretHmac: hmacs[i]!,
-          last4: secret.slice(-4),
-          createdAt: now,
-        };
-      });
-      for (let i = 0; i < rows.length; i += 1000) await tx.insert(codes).values(rows.slice(i, i + 1000));
-      await deps.audit.record({ actorType: 'staff', actorId: actor.id, action: 'vault.import', targetType: 'batch', targetId: batchId, ip: actor.ip, details: { sku_id: input.skuId, count: rows.length } }, tx);
-      return { batchId, count: rows.length };
+      await tx.insert(vaultImports).values({ id: importId, skuId: meta.skuId, batchId, source: meta.source, mode: meta.mode, status: 'running', createdBy: actor.id, createdAt: now });
     });
+    return { batchId, importId, dataKey: dk.key };
   }
 
-  /** Decrypts one code. Callers are the delivery and the audited reveal paths only. */
-  async function open(codeId: string): Promise<PlainCode> {
+  /**
+   * Streams rows into a new batch. Codes are staged ('importing', not
+   * sellable) and published together at the end, so an import is never
+   * half-visible: in all-or-nothing mode any bad row rejects the whole file;
+   * in accept-valid mode the good rows are published and the bad ones
+   * reported, each with its line number and reason.
+   */
+  async function importCodes(meta: ImportMeta, rows: AsyncIterable<RawCodeRow>, actor: Actor): Promise<ImportReport> {
+    const { batchId, importId, dataKey } = await startBatch(meta, actor);
+    const rejections: { line: number; reason: string }[] = [];
+    let rejectedCount = 0;
+    let total = 0;
+    let accepted = 0;
+    const seen = new Set<string>();
+    const reject = (line: number, reason: string) => {
+      rejectedCount++;
+      if (rejections.length < MAX_REPORTED_REJECTIONS) rejections.push({ line, reason });
+    };
+    let pending: (CodeToStore & { line: number })[] = [];
+    const flush = async () => {
+      if (pending.length === 0) return;
+      const chunk = pending;
+      pending = [];
+      // In all-or-nothing mode, once the file is known bad, only look for more errors.
+      if (meta.mode === 'all_or_nothing' && rejectedCount > 0) {
+        const hmacs = chunk.map((c) => secretHmac(p.hmacKey, c.secret));
+        const { rows: found } = await p.database.executeSql<{ secret_hmac: string }>('select secret_hmac from codes where secret_hmac = any($1::text[])', [hmacs]);
+        const inVault = new Set(found.map((f) => f.secret_hmac));
+        chunk.forEach((c, i) => inVault.has(hmacs[i]!) && reject(c.line, 'duplicate: already in the vault'));
+        return;
+      }
+      const { insertedHmacs, hmacs } = await insertCodes(p, keys, dataKey, { batchId, skuId: meta.skuId, state: 'importing', defaultExpiresAt: meta.expiresAt }, chunk);
+      chunk.forEach((c, i) => (insertedHmacs.has(hmacs[i]!) ? accepted++ : reject(c.line, 'duplicate: already in the vault')));
+    };
+
+    try {
+      const now = p.clock.now();
+      for await (const raw of rows) {
+        total++;
+        const checked = checkRow(raw, now);
+        if ('reason' in checked) {
+          reject(checked.line, checked.reason);
+          continue;
+        }
+        const h = secretHmac(p.hmacKey, checked.secret);
+        if (seen.has(h)) {
+          reject(checked.line, 'duplicate: appears earlier in this file');
+          continue;
+        }
+        seen.add(h);
+        pending.push({ line: checked.line, cardNumber: checked.cardNumber, secret: checked.secret, expiresAt: checked.expiresAt });
+        if (pending.length >= CHUNK) await flush();
+      }
+      await flush();
+    } catch (err) {
+      await discardBatch(batchId);
+      await finishImport(importId, { status: 'failed', total, accepted: 0, rejectedCount, rejections: [...rejections, { line: 0, reason: `import stopped: ${(err as Error).message}` }] });
+      throw err;
+    }
+
+    const refuse = meta.mode === 'all_or_nothing' ? rejectedCount > 0 : accepted === 0;
+    if (refuse) {
+      await discardBatch(batchId);
+      if (total === 0) reject(0, 'the file has no rows');
+    } else {
+      await p.db.transaction(async (tx) => {
+        await tx.update(codes).set({ state: 'available' }).where(and(eq(codes.batchId, batchId), eq(codes.state, 'importing')));
+        await tx.update(codeBatches).set({ codeCount: accepted }).where(eq(codeBatches.id, batchId));
+        await deps.audit.record(
+          { actorType: actor.type ?? 'staff', actorId: actor.id, action: 'vault.import', targetType: 'batch', targetId: batchId, ip: actor.ip, details: { sku_id: meta.skuId, import_id: importId, accepted, rejected: rejectedCount, source: meta.source } },
+          tx,
+        );
+      });
+    }
+    return finishImport(importId, { status: refuse ? 'rejected' : 'completed', total, accepted: refuse ? 0 : accepted, rejectedCount, rejections });
+  }
+
+  async function discardBatch(batchId: string) {
+    await p.db.delete(codes).where(and(eq(codes.batchId, batchId), eq(codes.state, 'importing')));
+    await p.db.update(vaultImports).set({ batchId: null }).where(eq(vaultImports.batchId, batchId));
+    await p.db.delete(codeBatches).where(eq(codeBatches.id, batchId));
+  }
+
+  async function finishImport(
+    importId: string,
+    r: { status: ImportReport['status']; total: number; accepted: number; rejectedCount: number; rejections: { line: number; reason: string }[] },
+  ): Promise<ImportReport> {
     const [row] = await p.db
-      .select({ sealed: codes.sealed, dataKeySealed: codeBatches.dataKeySealed, masterKeyId: codeBatches.masterKeyId, batchId: codeBatches.id })
+      .update(vaultImports)
+      .set({ status: r.status, totalRows: r.total, accepted: r.accepted, rejected: r.rejectedCount, rejections: r.rejections, finishedAt: p.clock.now() })
+      .where(eq(vaultImports.id, importId))
+      .returning();
+    return toImportView(row!);
+  }
+
+  async function getImport(id: string): Promise<ImportReport> {
+    const [row] = await p.db.select().from(vaultImports).where(eq(vaultImports.id, id));
+    if (!row) throw notFound('import', id);
+    return toImportView(row);
+  }
+
+  /** Codes bought from a supplier's API: stored like an import, all-or-nothing. */
+  async function importPurchasedCodes(input: { skuId: string; supplierId: string; unitCostFen: number; codes: { cardNumber?: string; secret: string; expiresAt?: string }[]; ref: string }) {
+    async function* rows() {
+      let line = 0;
+      for (const c of input.codes) yield { line: ++line, cardNumber: c.cardNumber, secret: c.secret, expiresAt: c.expiresAt };
+    }
+    const report = await importCodes(
+      { skuId: input.skuId, supplier: input.supplierId, unitCostFen: input.unitCostFen, mode: 'all_or_nothing', source: 'purchase', origin: 'purchased' },
+      rows(),
+      { type: 'system', id: `purchase:${input.ref}` },
+    );
+    if (report.status !== 'completed') throw new AppError('CONFLICT', `purchased codes refused: ${report.rejections[0]?.reason ?? report.status}`, report.rejections);
+    return { batchId: report.batch_id!, count: report.accepted };
+  }
+
+  /** Platform codes (CDK, vouchers) generated to a pattern; the clear codes leave only by approved export or delivery. */
+  async function generate(input: { skuId: string; count: number; pattern: CodePattern; expiresAt?: Date; unitCostFen?: number }, actor: Actor): Promise<ImportReport> {
+    try {
+      checkPattern(input.pattern, input.count);
+    } catch (e) {
+      if (e instanceof PatternError) throw new AppError('VALIDATION_FAILED', `pattern.${e.field}: ${e.message}`, [{ field: `pattern.${e.field}`, message: e.message }]);
+      throw e;
+    }
+    const pattern = input.pattern;
+    async function* rows(): AsyncGenerator<RawCodeRow> {
+      for (let i = 0; i < input.count; i++) yield { line: i + 1, secret: generateCode(pattern) };
+    }
+    return importCodes({ skuId: input.skuId, supplier: 'platform', unitCostFen: input.unitCostFen ?? 0, expiresAt: input.expiresAt, mode: 'all_or_nothing', source: 'generated', origin: 'generated' }, rows(), actor);
+  }
+
+  /** Decrypts codes for delivery to their buyer (the orders module). */
+  async function openCodes(codeIds: string[]): Promise<Map<string, PlainCode>> {
+    if (codeIds.length === 0) return new Map();
+    const rows = await p.db
+      .select({ id: codes.id, sealed: codes.sealed, batchId: codes.batchId, dataKeySealed: codeBatches.dataKeySealed, masterKeyId: codeBatches.masterKeyId })
       .from(codes)
       .innerJoin(codeBatches, eq(codeBatches.id, codes.batchId))
-      .where(eq(codes.id, codeId));
-    if (!row) throw notFound('code', codeId);
-    const dataKey = p.keyRing.unwrap(row.masterKeyId, row.dataKeySealed, row.batchId);
-    const plain = JSON.parse(aesGcmDecrypt(dataKey, row.sealed, codeId).toString()) as { n: string; s: string };
-    return { cardNumber: plain.n || undefined, secret: plain.s };
+      .where(inArray(codes.id, codeIds));
+    return new Map(rows.map((r) => [r.id, keys.open(keys.unwrap(r.batchId, r.masterKeyId, r.dataKeySealed), r.id, r.sealed)]));
   }
 
-  async function availableBySku(skuIds: string[]): Promise<Map<string, number>> {
-    if (skuIds.length === 0) return new Map();
+  async function open(codeId: string): Promise<PlainCode> {
+    const plain = (await openCodes([codeId])).get(codeId);
+    if (!plain) throw notFound('code', codeId);
+    return plain;
+  }
+
+  /** A staff member sees one clear code: needs vault:reveal (checked by the route) and a reason; always audited. */
+  async function revealToStaff(codeId: string, reason: string, actor: Actor): Promise<PlainCode & { id: string }> {
+    const plain = await open(codeId);
+    await deps.audit.record({ actorType: 'staff', actorId: actor.id, action: 'vault.reveal', targetType: 'code', targetId: codeId, ip: actor.ip, details: { reason } });
+    return { id: codeId, ...plain };
+  }
+
+  async function listCodes(q: { limit: number; cursor?: string; skuId?: string; state?: string; batchId?: string }) {
+    const where: SQL[] = [];
+    if (q.cursor) where.push(lt(codes.id, q.cursor));
+    if (q.skuId) where.push(eq(codes.skuId, q.skuId));
+    if (q.state) where.push(eq(codes.state, q.state));
+    if (q.batchId) where.push(eq(codes.batchId, q.batchId));
     const rows = await p.db
-      .select({ skuId: codes.skuId, n: count() })
+      .select({ id: codes.id, skuId: codes.skuId, batchId: codes.batchId, last4: codes.last4, state: codes.state, allocationId: codes.allocationId, expiresAt: codes.expiresAt, orderId: codes.orderId, saleCount: codes.saleCount, createdAt: codes.createdAt })
       .from(codes)
-      .where(and(inArray(codes.skuId, skuIds), eq(codes.state, 'available')))
-      .groupBy(codes.skuId);
-    return new Map(rows.map((r) => [r.skuId, Number(r.n)]));
+      .where(where.length ? and(...where) : undefined)
+      .orderBy(desc(codes.id))
+      .limit(q.limit + 1);
+    return toPage(rows.map(toMaskedView), q.limit);
   }
 
-  return { importBatch, open, availableBySku, secretHmac };
+  async function getCode(codeId: string) {
+    const [row] = await p.db.select().from(codes).where(eq(codes.id, codeId));
+    if (!row) throw notFound('code', codeId);
+    const events = await p.db.select().from(codeEvents).where(eq(codeEvents.codeId, codeId)).orderBy(codeEvents.id);
+    return {
+      ...toMaskedView(row),
+      events: events.map((e) => ({ from: e.fromState, to: e.toState, actor_type: e.actorType, actor_id: e.actorId, ref: e.ref, at: e.at.toISOString() })),
+    };
+  }
+
+  async function listBatches(q: { limit: number; cursor?: string; skuId?: string }) {
+    const where: SQL[] = [];
+    if (q.cursor) where.push(lt(codeBatches.id, q.cursor));
+    if (q.skuId) where.push(eq(codeBatches.skuId, q.skuId));
+    const rows = await p.db.select().from(codeBatches).where(where.length ? and(...where) : undefined).orderBy(desc(codeBatches.id)).limit(q.limit + 1);
+    return toPage(
+      rows.map((b) => ({
+        id: b.id,
+        sku_id: b.skuId,
+        origin: b.origin,
+        supplier: b.supplier,
+        unit_cost_fen: b.unitCostFen,
+        expires_at: b.expiresAt?.toISOString() ?? null,
+        region: b.region,
+        imported_by: b.importedBy,
+        code_count: b.codeCount,
+        master_key_id: b.masterKeyId,
+        created_at: b.createdAt.toISOString(),
+      })),
+      q.limit,
+    );
+  }
+
+  /** Imports stuck in 'running' (the process died): their staged codes are removed. */
+  async function cleanupStalledImports(olderThanMs = 60 * 60_000): Promise<number> {
+    const cutoff = new Date(p.clock.now().getTime() - olderThanMs);
+    const stalled = await p.db.select().from(vaultImports).where(and(eq(vaultImports.status, 'running'), lt(vaultImports.createdAt, cutoff)));
+    for (const imp of stalled) {
+      if (imp.batchId) await discardBatch(imp.batchId);
+      await p.db.update(vaultImports).set({ status: 'failed', finishedAt: p.clock.now(), rejections: sql`${JSON.stringify([{ line: 0, reason: 'import interrupted; nothing was published' }])}::jsonb` }).where(eq(vaultImports.id, imp.id));
+    }
+    return stalled.length;
+  }
+
+  const exports = createExports(p, { audit: deps.audit, openCodes });
+
+  return {
+    importCodes,
+    importPurchasedCodes,
+    getImport,
+    generate,
+    open,
+    openCodes,
+    revealToStaff,
+    listCodes,
+    getCode,
+    listBatches,
+    cleanupStalledImports,
+    secretHmac: (secret: string) => secretHmac(p.hmacKey, secret),
+    ...stock,
+    exports,
+  };
+}
+
+function toMaskedView(r: { id: string; skuId: string; batchId: string; last4: string; state: string; allocationId: string | null; expiresAt: Date | null; orderId: string | null; saleCount: number; createdAt: Date }) {
+  return {
+    id: r.id,
+    sku_id: r.skuId,
+    batch_id: r.batchId,
+    secret_masked: `********${r.last4}`,
+    state: r.state,
+    allocation_id: r.allocationId,
+    expires_at: r.expiresAt?.toISOString() ?? null,
+    order_id: r.orderId,
+    sale_count: r.saleCount,
+    created_at: r.createdAt.toISOString(),
+  };
+}
+
+function toImportView(r: typeof vaultImports.$inferSelect): ImportReport {
+  return {
+    id: r.id,
+    sku_id: r.skuId,
+    batch_id: r.batchId,
+    source: r.source,
+    mode: r.mode,
+    status: r.status as ImportReport['status'],
+    total_rows: r.totalRows,
+    accepted: r.accepted,
+    rejected: r.rejected,
+    rejections: r.rejections,
+    created_at: r.createdAt.toISOString(),
+    finished_at: r.finishedAt?.toISOString() ?? null,
+  };
 }
 
 export type VaultService = ReturnType<typeof createVaultService>;

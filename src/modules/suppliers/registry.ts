@@ -1,0 +1,166 @@
+import { and, asc, desc, eq, inArray, lt, type SQL } from 'drizzle-orm';
+import { AppError } from '../../lib/errors.js';
+import { newId } from '../../lib/ids.js';
+import { toPage, type PageResult } from '../../lib/pagination.js';
+import type { Credentials, SupplierContext } from './context.js';
+import type { MarginGuard } from './margin-guard.js';
+import { skuSuppliers, supplierOrders, supplierProducts, suppliers } from './schema.js';
+import { assertSupplierUrl } from './url-policy.js';
+import { skuSupplierView, supplierOrderView, supplierProductView, supplierView, type SkuSupplierView, type SupplierOrderView, type SupplierProductView, type SupplierView } from './views.js';
+
+export interface NewSupplier {
+  name: string;
+  baseUrl: string;
+  apiKey: string;
+  callbackSecret: string;
+  timeoutMs?: number;
+}
+
+export type SupplierPatch = Partial<NewSupplier & { status: 'active' | 'disabled' }>;
+
+export interface Actor {
+  id: string;
+  ip?: string;
+}
+
+export const supplierStatuses = ['active', 'disabled'] as const;
+
+function checkTimeout(ms: number | undefined) {
+  if (ms !== undefined && (!Number.isInteger(ms) || ms < 100 || ms > 30_000)) throw new AppError('VALIDATION_FAILED', 'timeout_ms: must be 100-30000', [{ field: 'timeout_ms', message: 'must be 100-30000' }]);
+}
+function checkSecret(field: string, value: string | undefined) {
+  if (value !== undefined && (value.length < 8 || value.length > 512)) throw new AppError('VALIDATION_FAILED', `${field}: must be 8-512 characters`, [{ field, message: 'must be 8-512 characters' }]);
+}
+
+/** Suppliers, their SKU routing and the admin lists. Credentials go in sealed and never come out in a view. */
+export function createRegistry(ctx: SupplierContext, guard: MarginGuard) {
+  const { p, deps } = ctx;
+
+  const seal = (supplierId: string, c: Credentials) => p.keyRing.wrap(Buffer.from(JSON.stringify(c), 'utf8'), supplierId);
+
+  async function createSupplier(input: NewSupplier, actor: Actor): Promise<SupplierView> {
+    const baseUrl = assertSupplierUrl(input.baseUrl, ctx.options.allowedHosts).toString();
+    checkTimeout(input.timeoutMs);
+    checkSecret('api_key', input.apiKey);
+    checkSecret('callback_secret', input.callbackSecret);
+    const now = p.clock.now();
+    const id = newId('sup', now);
+    const sealed = seal(id, { apiKey: input.apiKey, callbackSecret: input.callbackSecret });
+    const row = await p.db.transaction(async (tx) => {
+      const [r] = await tx
+        .insert(suppliers)
+        .values({ id, name: input.name, adapter: 'http_json', baseUrl, credentialsSealed: sealed.sealed, credentialsKeyId: sealed.keyId, timeoutMs: input.timeoutMs ?? 5000, createdAt: now })
+        .returning();
+      await deps.audit.record({ actorType: 'staff', actorId: actor.id, action: 'supplier.create', targetType: 'supplier', targetId: id, ip: actor.ip, details: { name: input.name, base_url: baseUrl } }, tx);
+      return r!;
+    });
+    return supplierView(row);
+  }
+
+  async function updateSupplier(id: string, patch: SupplierPatch, actor: Actor): Promise<SupplierView> {
+    const current = await ctx.getSupplier(id);
+    const set: Partial<typeof suppliers.$inferInsert> = {};
+    if (patch.name !== undefined) set.name = patch.name;
+    if (patch.baseUrl !== undefined) set.baseUrl = assertSupplierUrl(patch.baseUrl, ctx.options.allowedHosts).toString();
+    if (patch.timeoutMs !== undefined) {
+      checkTimeout(patch.timeoutMs);
+      set.timeoutMs = patch.timeoutMs;
+    }
+    if (patch.status !== undefined) set.status = patch.status;
+    checkSecret('api_key', patch.apiKey);
+    checkSecret('callback_secret', patch.callbackSecret);
+    if (patch.apiKey !== undefined || patch.callbackSecret !== undefined) {
+      const old = ctx.credentialsOf(current);
+      const sealed = seal(id, { apiKey: patch.apiKey ?? old.apiKey, callbackSecret: patch.callbackSecret ?? old.callbackSecret });
+      set.credentialsSealed = sealed.sealed;
+      set.credentialsKeyId = sealed.keyId;
+    }
+    // The audit names what changed; secrets only as "changed".
+    const details: Record<string, unknown> = { ...(set.name ? { name: set.name } : {}), ...(set.baseUrl ? { base_url: set.baseUrl } : {}), ...(set.timeoutMs ? { timeout_ms: set.timeoutMs } : {}), ...(set.status ? { status: set.status } : {}) };
+    if (patch.apiKey !== undefined) details.api_key_changed = true;
+    if (patch.callbackSecret !== undefined) details.callback_secret_changed = true;
+    const row = await p.db.transaction(async (tx) => {
+      const [r] = Object.keys(set).length ? await tx.update(suppliers).set(set).where(eq(suppliers.id, id)).returning() : [current];
+      await deps.audit.record({ actorType: 'staff', actorId: actor.id, action: patch.status === 'disabled' ? 'supplier.disable' : 'supplier.update', targetType: 'supplier', targetId: id, ip: actor.ip, details }, tx);
+      return r!;
+    });
+    // Another supplier may now be the best (or the only) one for its SKUs.
+    if (patch.status !== undefined && patch.status !== current.status) await guard.evaluateSupplierSkus(id);
+    return supplierView(row);
+  }
+
+  const disableSupplier = (id: string, actor: Actor) => updateSupplier(id, { status: 'disabled' }, actor);
+
+  async function getSupplierView(id: string): Promise<SupplierView> {
+    return supplierView(await ctx.getSupplier(id));
+  }
+
+  async function listSuppliers(q: { limit: number; cursor?: string }): Promise<PageResult<SupplierView>> {
+    const rows = await p.db
+      .select()
+      .from(suppliers)
+      .where(q.cursor ? lt(suppliers.id, q.cursor) : undefined)
+      .orderBy(desc(suppliers.id))
+      .limit(q.limit + 1);
+    const page = toPage(rows, q.limit);
+    return { ...page, data: page.data.map(supplierView) };
+  }
+
+  /** Replaces a SKU's supplier list; the order given is the priority (first is tried first). */
+  async function setSkuSuppliers(skuId: string, list: { supplierId: string; externalSku: string }[], actor: Actor): Promise<SkuSupplierView[]> {
+    await deps.catalog.getSku(skuId);
+    const ids = list.map((l) => l.supplierId);
+    if (new Set(ids).size !== ids.length) throw new AppError('VALIDATION_FAILED', 'suppliers: a supplier appears twice', [{ field: 'suppliers', message: 'duplicate supplier' }]);
+    const known = ids.length ? await p.db.select({ id: suppliers.id }).from(suppliers).where(inArray(suppliers.id, ids)) : [];
+    const missing = ids.filter((id) => !known.some((k) => k.id === id));
+    if (missing.length) throw new AppError('VALIDATION_FAILED', `suppliers: unknown supplier ${missing[0]}`, missing.map((m) => ({ field: 'suppliers', message: `unknown supplier ${m}` })));
+    await p.db.transaction(async (tx) => {
+      await tx.delete(skuSuppliers).where(eq(skuSuppliers.skuId, skuId));
+      if (list.length) await tx.insert(skuSuppliers).values(list.map((l, i) => ({ skuId, supplierId: l.supplierId, externalSku: l.externalSku, priority: i + 1 })));
+      await deps.audit.record(
+        { actorType: 'staff', actorId: actor.id, action: 'supplier.route_sku', targetType: 'sku', targetId: skuId, ip: actor.ip, details: { suppliers: list.map((l, i) => ({ supplier_id: l.supplierId, external_sku: l.externalSku, priority: i + 1 })) } },
+        tx,
+      );
+    });
+    await guard.evaluateSku(skuId);
+    return listSkuSuppliers(skuId);
+  }
+
+  async function listSkuSuppliers(skuId: string): Promise<SkuSupplierView[]> {
+    const rows = await p.db
+      .select({ mapping: skuSuppliers, supplier: { name: suppliers.name, status: suppliers.status, health: suppliers.health }, product: supplierProducts })
+      .from(skuSuppliers)
+      .innerJoin(suppliers, eq(suppliers.id, skuSuppliers.supplierId))
+      .leftJoin(supplierProducts, and(eq(supplierProducts.supplierId, skuSuppliers.supplierId), eq(supplierProducts.externalSku, skuSuppliers.externalSku)))
+      .where(eq(skuSuppliers.skuId, skuId))
+      .orderBy(asc(skuSuppliers.priority));
+    return rows.map((r) => skuSupplierView(r.mapping, r.supplier, r.product));
+  }
+
+  async function listSupplierProducts(supplierId: string, q: { limit: number; cursor?: string }): Promise<PageResult<SupplierProductView>> {
+    await ctx.getSupplier(supplierId);
+    const where: SQL[] = [eq(supplierProducts.supplierId, supplierId)];
+    if (q.cursor) where.push(lt(supplierProducts.id, q.cursor));
+    const rows = await p.db.select().from(supplierProducts).where(and(...where)).orderBy(desc(supplierProducts.id)).limit(q.limit + 1);
+    const page = toPage(rows, q.limit);
+    return { ...page, data: page.data.map(supplierProductView) };
+  }
+
+  async function listOrders(q: { limit: number; cursor?: string; status?: string; purchaseId?: string; supplierId?: string }): Promise<PageResult<SupplierOrderView>> {
+    const where: SQL[] = [];
+    if (q.cursor) where.push(lt(supplierOrders.id, q.cursor));
+    if (q.status) where.push(eq(supplierOrders.status, q.status));
+    if (q.purchaseId) where.push(eq(supplierOrders.purchaseId, q.purchaseId));
+    if (q.supplierId) where.push(eq(supplierOrders.supplierId, q.supplierId));
+    const rows = await p.db
+      .select()
+      .from(supplierOrders)
+      .where(where.length ? and(...where) : undefined)
+      .orderBy(desc(supplierOrders.id))
+      .limit(q.limit + 1);
+    const page = toPage(rows, q.limit);
+    return { ...page, data: page.data.map(supplierOrderView) };
+  }
+
+  return { createSupplier, updateSupplier, disableSupplier, getSupplier: getSupplierView, listSuppliers, setSkuSuppliers, listSkuSuppliers, listSupplierProducts, listOrders };
+}

@@ -1,0 +1,53 @@
+import type { Platform } from '../../platform.js';
+import { hmacSha256Hex } from '../../lib/crypto.js';
+import { newId } from '../../lib/ids.js';
+import type { DataKeys, PlainCode } from './data-keys.js';
+import type { CodeState } from './code-state.js';
+
+export interface CodeToStore extends PlainCode {
+  expiresAt?: Date | null;
+}
+
+/**
+ * Writes a chunk of codes in one statement: one array parameter per column
+ * (INSERT ... SELECT FROM unnest(...)), the same on PGlite and PostgreSQL.
+ * A secret already in the vault (same keyed hash) is skipped by the unique
+ * index, and the caller learns which ones from what was not returned.
+ */
+export async function insertCodes(
+  p: Platform,
+  keys: DataKeys,
+  dataKey: Buffer,
+  target: { batchId: string; skuId: string; state: CodeState; defaultExpiresAt?: Date | null },
+  chunk: CodeToStore[],
+): Promise<{ insertedHmacs: Set<string>; hmacs: string[] }> {
+  const now = p.clock.now();
+  const ids: string[] = [];
+  const sealed: string[] = [];
+  const hmacs: string[] = [];
+  const last4: string[] = [];
+  const expires: (string | null)[] = [];
+  for (const c of chunk) {
+    const id = newId('cod', now);
+    ids.push(id);
+    sealed.push(keys.seal(dataKey, id, c).toString('base64'));
+    hmacs.push(secretHmac(p.hmacKey, c.secret));
+    last4.push(c.secret.slice(-4));
+    const e = c.expiresAt ?? target.defaultExpiresAt ?? null;
+    expires.push(e ? e.toISOString() : null);
+  }
+  const { rows } = await p.database.executeSql<{ secret_hmac: string }>(
+    `insert into codes (id, batch_id, sku_id, sealed, secret_hmac, last4, state, expires_at, created_at)
+     select u.id, $1, $2, decode(u.sealed, 'base64'), u.hmac, u.last4, $3, u.expires::timestamptz, $4
+     from unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) as u(id, sealed, hmac, last4, expires)
+     on conflict (secret_hmac) do nothing
+     returning secret_hmac`,
+    [target.batchId, target.skuId, target.state, now.toISOString(), ids, sealed, hmacs, last4, expires],
+  );
+  return { insertedHmacs: new Set(rows.map((r) => r.secret_hmac)), hmacs };
+}
+
+/** The keyed hash that identifies a secret without revealing it. */
+export function secretHmac(hmacKey: Buffer, secret: string): string {
+  return hmacSha256Hex(hmacKey, `code:${secret.trim()}`);
+}

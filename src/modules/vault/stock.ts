@@ -1,0 +1,292 @@
+import type { Platform } from '../../platform.js';
+import type { DbOrTx } from '../../db/client.js';
+import { queryRows } from '../../db/raw.js';
+import { AppError } from '../../lib/errors.js';
+import { newId } from '../../lib/ids.js';
+import type { AuditService } from '../audit/service.js';
+import type { CatalogService } from '../catalog/service.js';
+import { transitionFor, type CodeEvent, type CodeState } from './code-state.js';
+
+export interface TransitionContext {
+  actorType: 'staff' | 'system' | 'customer' | 'order';
+  actorId?: string | null;
+  /** what caused it: an order id, a refund id, a reason */
+  ref?: string | null;
+}
+
+export interface StockFigures {
+  sku_id: string;
+  available: number;
+  available_free: number;
+  available_allocated: number;
+  reserved: number;
+  sold: number;
+  delivered: number;
+  revealed: number;
+  redeemed: number;
+  expired: number;
+  voided: number;
+  expiring_soon: number;
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * Claims and state changes of codes. Claims lock the rows they take
+ * (FOR UPDATE SKIP LOCKED): two buyers never get the same code and never
+ * wait on each other's rows. Allocation is physical (codes carry their
+ * allocation id), so a quota is claimed exactly like the free pool.
+ */
+export function createStock(p: Platform, deps: { audit: AuditService; catalog: CatalogService }) {
+  const exec = <R = Row>(db: DbOrTx | undefined, text: string, values: unknown[]): Promise<R[]> => queryRows<R>(db ?? p.db, text, values);
+
+  async function logEvents(db: DbOrTx | undefined, ids: string[], from: string | string[], to: CodeState, ctx: TransitionContext) {
+    if (ids.length === 0) return;
+    const now = p.clock.now();
+    const fromStates = Array.isArray(from) ? from : ids.map(() => from);
+    await exec(
+      db,
+      `insert into code_events (id, code_id, from_state, to_state, actor_type, actor_id, ref, at)
+       select u.id, u.code_id, u.from_state, $1, $2, $3, $4, $5 from unnest($6::text[], $7::text[], $8::text[]) as u(id, code_id, from_state)`,
+      [to, ctx.actorType, ctx.actorId ?? null, ctx.ref ?? null, now.toISOString(), ids.map(() => newId('cev', now)), ids, fromStates],
+    );
+  }
+
+  /** Takes up to `quantity` codes from one pool (an allocation or the free pool), earliest expiry first. */
+  async function claimFrom(db: DbOrTx | undefined, q: { skuId: string; quantity: number; allocationId: string | null; holder: string; until: Date }): Promise<string[]> {
+    const now = p.clock.now().toISOString();
+    const rows = await exec<{ id: string }>(
+      db,
+      `with picked as (
+         select id from codes
+         where sku_id = $1 and state = 'available' and ${q.allocationId ? 'allocation_id = $6' : 'allocation_id is null'}
+           and (expires_at is null or expires_at > $2::timestamptz)
+         order by expires_at asc nulls last, id
+         limit $3
+         for update skip locked)
+       update codes c set state = 'reserved', reserved_by = $4, reserved_until = $5::timestamptz, updated_at = $2::timestamptz
+       from picked where c.id = picked.id
+       returning c.id`,
+      q.allocationId ? [q.skuId, now, q.quantity, q.holder, q.until.toISOString(), q.allocationId] : [q.skuId, now, q.quantity, q.holder, q.until.toISOString()],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Reserves codes for a holder (an order) until a deadline: from the
+   * holder's allocation first, then from the free pool. All or nothing:
+   * when there are not enough, nothing stays reserved and OUT_OF_STOCK says
+   * how many there were.
+   */
+  async function reserve(q: { skuId: string; quantity: number; holder: string; until: Date; allocationId?: string; ctx?: TransitionContext }, tx?: DbOrTx): Promise<string[]> {
+    if (!Number.isInteger(q.quantity) || q.quantity < 1) throw new AppError('VALIDATION_FAILED', 'quantity: must be a positive integer', [{ field: 'quantity', message: 'must be a positive integer' }]);
+    const sku = await deps.catalog.getSku(q.skuId);
+    const run = async (db: DbOrTx) => {
+      if (sku.reusable) return claimShared(db, { ...q, maxSales: sku.maxSalesPerCode });
+      const fromAllocation = q.allocationId ? await claimFrom(db, { ...q, allocationId: q.allocationId }) : [];
+      const rest = q.quantity - fromAllocation.length;
+      const fromFree = rest > 0 ? await claimFrom(db, { ...q, quantity: rest, allocationId: null }) : [];
+      const ids = [...fromAllocation, ...fromFree];
+      if (ids.length < q.quantity) throw new AppError('OUT_OF_STOCK', `only ${ids.length} of ${q.quantity} codes are available`, { sku_id: q.skuId, available: ids.length, requested: q.quantity });
+      await logEvents(db, ids, 'available', 'reserved', q.ctx ?? { actorType: 'order', actorId: q.holder, ref: q.holder });
+      return ids;
+    };
+    return tx ? run(tx) : p.db.transaction(run);
+  }
+
+  /**
+   * Shared-account (reusable) codes are sold to several buyers: a sale takes
+   * one unit of a code's sale limit; the code leaves sale ('sold') when its
+   * limit is used up. One order never gets the same code twice.
+   */
+  async function claimShared(db: DbOrTx, q: { skuId: string; quantity: number; holder: string; allocationId?: string; maxSales: number; ctx?: TransitionContext }): Promise<string[]> {
+    const now = p.clock.now().toISOString();
+    const rows = await exec<{ id: string; state: string }>(
+      db,
+      `with picked as (
+         select id from codes
+         where sku_id = $1 and state = 'available' and sale_count < $3 and (expires_at is null or expires_at > $2::timestamptz)
+         order by sale_count desc, expires_at asc nulls last, id
+         limit $4
+         for update skip locked)
+       update codes c set sale_count = c.sale_count + 1, state = case when c.sale_count + 1 >= $3 then 'sold' else 'available' end, updated_at = $2::timestamptz
+       from picked where c.id = picked.id
+       returning c.id, c.state`,
+      [q.skuId, now, q.maxSales, q.quantity],
+    );
+    if (rows.length < q.quantity) throw new AppError('OUT_OF_STOCK', `only ${rows.length} of ${q.quantity} shared codes have sales left`, { sku_id: q.skuId, available: rows.length, requested: q.quantity });
+    const soldOut = rows.filter((r) => r.state === 'sold').map((r) => r.id);
+    await logEvents(db, soldOut, 'available', 'sold', q.ctx ?? { actorType: 'order', actorId: q.holder, ref: `${q.holder} (last sale of a shared code)` });
+    return rows.map((r) => r.id);
+  }
+
+  /** Gives back one sale of each shared code (an unpaid or refunded order of a reusable SKU). */
+  async function releaseShared(codeIds: string[], ctx: TransitionContext, tx?: DbOrTx): Promise<number> {
+    const run = async (db: DbOrTx) => {
+      const rows = await exec<{ id: string; was: string }>(
+        db,
+        `with target as (select id, state as was from codes where id = any($1::text[]) and sale_count > 0 and state in ('available', 'sold') for update)
+         update codes c set sale_count = c.sale_count - 1, state = 'available', updated_at = $2::timestamptz from target where c.id = target.id returning c.id, target.was`,
+        [codeIds, p.clock.now().toISOString()],
+      );
+      await logEvents(db, rows.filter((r) => r.was === 'sold').map((r) => r.id), 'sold', 'available', ctx);
+      return rows.length;
+    };
+    return tx ? run(tx) : p.db.transaction(run);
+  }
+
+  /**
+   * Applies one life-cycle event to codes. Only rows still in an allowed
+   * state change; if any code was not, nothing changes and the transition is
+   * refused, naming the codes and their states.
+   */
+  async function transition(codeIds: string[], event: CodeEvent, ctx: TransitionContext, tx?: DbOrTx): Promise<string[]> {
+    if (codeIds.length === 0) return [];
+    const t = transitionFor(event);
+    const extra =
+      event === 'sell'
+        ? `, order_id = $5, reserved_until = null`
+        : event === 'release' || event === 'restock'
+          ? `, reserved_by = null, reserved_until = null, order_id = null`
+          : '';
+    const run = async (db: DbOrTx) => {
+      const now = p.clock.now().toISOString();
+      const rows = await exec<{ id: string; from_state: string }>(
+        db,
+        `with target as (select id, state as from_state from codes where id = any($1::text[]) and state = any($2::text[]) for update)
+         update codes c set state = $3, updated_at = $4::timestamptz ${extra}
+         from target where c.id = target.id
+         returning c.id, target.from_state`,
+        event === 'sell' ? [codeIds, [...t.from], t.to, now, ctx.ref ?? null] : [codeIds, [...t.from], t.to, now],
+      );
+      if (rows.length !== new Set(codeIds).size) {
+        const changed = new Set(rows.map((r) => r.id));
+        const refused = codeIds.filter((id) => !changed.has(id));
+        const states = await exec<{ id: string; state: string }>(db, 'select id, state from codes where id = any($1::text[])', [refused]);
+        throw new AppError('CONFLICT', `cannot ${event} ${refused.length} code(s): not in ${t.from.join(' or ')}`, {
+          event,
+          refused: refused.map((id) => ({ id, state: states.find((s) => s.id === id)?.state ?? 'not found' })),
+        });
+      }
+      await logEvents(db, rows.map((r) => r.id), rows.map((r) => r.from_state), t.to, ctx);
+      return rows.map((r) => r.id);
+    };
+    return tx ? run(tx) : p.db.transaction(run);
+  }
+
+  /** Safety net behind the orders' own expiry: reservations past their deadline go back to stock. */
+  async function releaseExpiredReservations(): Promise<{ codeId: string; holder: string | null }[]> {
+    return p.db.transaction(async (db) => {
+      const rows = await exec<{ id: string; holder: string | null }>(
+        db,
+        `with target as (select id, reserved_by as holder from codes where state = 'reserved' and reserved_until < $1::timestamptz for update skip locked)
+         update codes c set state = 'available', reserved_by = null, reserved_until = null, updated_at = $1::timestamptz
+         from target where c.id = target.id returning c.id, target.holder`,
+        [p.clock.now().toISOString()],
+      );
+      await logEvents(db, rows.map((r) => r.id), 'reserved', 'available', { actorType: 'system', ref: 'reservation deadline passed' });
+      return rows.map((r) => ({ codeId: r.id, holder: r.holder }));
+    });
+  }
+
+  /** Unsold codes past their expiry leave sale. */
+  async function expireCodes(): Promise<number> {
+    return p.db.transaction(async (db) => {
+      const rows = await exec<{ id: string; from_state: string }>(
+        db,
+        `with target as (select id, state as from_state from codes where state in ('available', 'reserved') and expires_at <= $1::timestamptz for update skip locked)
+         update codes c set state = 'expired', updated_at = $1::timestamptz from target where c.id = target.id returning c.id, target.from_state`,
+        [p.clock.now().toISOString()],
+      );
+      await logEvents(db, rows.map((r) => r.id), rows.map((r) => r.from_state), 'expired', { actorType: 'system', ref: 'expiry date passed' });
+      return rows.length;
+    });
+  }
+
+  /** Per-SKU figures computed from the codes themselves, so they always agree with them. */
+  async function stockFigures(skuIds: string[], expiringWithinDays = 7): Promise<StockFigures[]> {
+    if (skuIds.length === 0) return [];
+    const soon = new Date(p.clock.now().getTime() + expiringWithinDays * 86_400_000).toISOString();
+    const rows = await exec<{ sku_id: string; state: string; allocated: boolean; n: number; expiring: number }>(
+      undefined,
+      `select sku_id, state, allocation_id is not null as allocated, count(*)::int as n,
+              (count(*) filter (where state = 'available' and expires_at is not null and expires_at <= $2::timestamptz))::int as expiring
+       from codes where sku_id = any($1::text[]) group by sku_id, state, allocation_id is not null`,
+      [skuIds, soon],
+    );
+    return skuIds.map((skuId) => {
+      const f: StockFigures = { sku_id: skuId, available: 0, available_free: 0, available_allocated: 0, reserved: 0, sold: 0, delivered: 0, revealed: 0, redeemed: 0, expired: 0, voided: 0, expiring_soon: 0 };
+      for (const r of rows.filter((x) => x.sku_id === skuId)) {
+        const n = Number(r.n);
+        if (r.state === 'available') {
+          f.available += n;
+          if (r.allocated) f.available_allocated += n;
+          else f.available_free += n;
+          f.expiring_soon += Number(r.expiring);
+        } else if (r.state in f) {
+          (f as unknown as Record<string, number>)[r.state]! += n;
+        }
+      }
+      return f;
+    });
+  }
+
+  async function availableBySku(skuIds: string[]): Promise<Map<string, number>> {
+    const figures = await stockFigures(skuIds);
+    return new Map(figures.map((f) => [f.sku_id, f.available]));
+  }
+
+  /** Available codes of an allocation, or of the free pool of a SKU. */
+  async function availableIn(skuId: string, allocationId: string | null, db?: DbOrTx): Promise<number> {
+    const rows = await exec<{ n: number }>(
+      db,
+      `select count(*)::int as n from codes where sku_id = $1 and state = 'available' and ${allocationId ? 'allocation_id = $2' : 'allocation_id is null'}`,
+      allocationId ? [skuId, allocationId] : [skuId],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Moves free codes into an allocation (all or nothing). */
+  async function moveToAllocation(skuId: string, allocationId: string, quantity: number, tx?: DbOrTx): Promise<number> {
+    const run = async (db: DbOrTx) => {
+      const rows = await exec<{ id: string }>(
+        db,
+        `with picked as (select id from codes where sku_id = $1 and state = 'available' and allocation_id is null order by expires_at asc nulls last, id limit $2 for update skip locked)
+         update codes c set allocation_id = $3 from picked where c.id = picked.id returning c.id`,
+        [skuId, quantity, allocationId],
+      );
+      if (rows.length < quantity) throw new AppError('OUT_OF_STOCK', `only ${rows.length} free codes to allocate, ${quantity} asked`, { available: rows.length, requested: quantity });
+      return rows.length;
+    };
+    return tx ? run(tx) : p.db.transaction(run);
+  }
+
+  /** Returns an allocation's unsold codes (all, or `quantity` of them) to the free pool. */
+  async function returnFromAllocation(allocationId: string, quantity: number | 'all', tx?: DbOrTx): Promise<number> {
+    const run = async (db: DbOrTx) => {
+      const rows = await exec<{ id: string }>(
+        db,
+        `with picked as (select id from codes where allocation_id = $1 and state = 'available' order by expires_at desc nulls first, id ${quantity === 'all' ? '' : 'limit $2'} for update skip locked)
+         update codes c set allocation_id = null from picked where c.id = picked.id returning c.id`,
+        quantity === 'all' ? [allocationId] : [allocationId, quantity],
+      );
+      if (quantity !== 'all' && rows.length < quantity) throw new AppError('CONFLICT', `the allocation has only ${rows.length} unsold codes`, { available: rows.length });
+      return rows.length;
+    };
+    return tx ? run(tx) : p.db.transaction(run);
+  }
+
+  /** SKUs with available codes expiring within `days`, with how many. */
+  async function expiringSoon(days: number): Promise<{ skuId: string; count: number; first: string }[]> {
+    const now = p.clock.now();
+    const rows = await exec<{ sku_id: string; n: number; first: string }>(
+      undefined,
+      `select sku_id, count(*)::int as n, min(expires_at)::text as first from codes
+       where state = 'available' and expires_at > $1::timestamptz and expires_at <= $2::timestamptz group by sku_id`,
+      [now.toISOString(), new Date(now.getTime() + days * 86_400_000).toISOString()],
+    );
+    return rows.map((r) => ({ skuId: r.sku_id, count: Number(r.n), first: r.first }));
+  }
+
+  return { reserve, releaseShared, transition, releaseExpiredReservations, expireCodes, stockFigures, availableBySku, availableIn, moveToAllocation, returnFromAllocation, expiringSoon };
+}
