@@ -136,7 +136,6 @@ CREATE TABLE "suppliers" (
 	"created_at" timestamp with time zone NOT NULL
 );
 --> statement-breakpoint
-DROP INDEX "codes_sku_state_idx";--> statement-breakpoint
 ALTER TABLE "skus" ADD COLUMN "agent_prices" jsonb DEFAULT '{}'::jsonb NOT NULL;--> statement-breakpoint
 ALTER TABLE "skus" ADD COLUMN "regions" jsonb DEFAULT '["CN"]'::jsonb NOT NULL;--> statement-breakpoint
 ALTER TABLE "skus" ADD COLUMN "validity_days" integer;--> statement-breakpoint
@@ -163,8 +162,8 @@ CREATE INDEX "alerts_opened_idx" ON "alerts" USING btree ("opened_at");--> state
 CREATE INDEX "supplier_orders_purchase_idx" ON "supplier_orders" USING btree ("purchase_id");--> statement-breakpoint
 CREATE INDEX "supplier_orders_status_idx" ON "supplier_orders" USING btree ("status");--> statement-breakpoint
 CREATE UNIQUE INDEX "supplier_products_uq" ON "supplier_products" USING btree ("supplier_id","external_sku");--> statement-breakpoint
-CREATE INDEX "codes_claim_idx" ON "codes" USING btree ("sku_id","state","allocation_id","expires_at");--> statement-breakpoint
-CREATE INDEX "codes_reserved_until_idx" ON "codes" USING btree ("reserved_until");--> statement-breakpoint
-CREATE INDEX "codes_expires_idx" ON "codes" USING btree ("state","expires_at");--> statement-breakpoint
-CREATE INDEX "codes_order_idx" ON "codes" USING btree ("order_id");--> statement-breakpoint
-CREATE INDEX "codes_batch_idx" ON "codes" USING btree ("batch_id");
+CREATE INDEX "codes_batch_idx" ON "codes" USING btree ("batch_id","state");--> statement-breakpoint
+CREATE INDEX "codes_claim_idx" ON "codes" USING btree ("sku_id","allocation_id","expires_at") WHERE state = 'available';--> statement-breakpoint
+CREATE INDEX "codes_reserved_until_idx" ON "codes" USING btree ("reserved_until") WHERE state = 'reserved';--> statement-breakpoint
+CREATE INDEX "codes_expiry_idx" ON "codes" USING btree ("expires_at") WHERE state in ('available', 'reserved');--> statement-breakpoint
+CREATE INDEX "codes_order_idx" ON "codes" USING btree ("order_id") WHERE order_id is not null;

@@ -6,6 +6,32 @@ import type { CodeState } from './code-state.js';
 
 export interface CodeToStore extends PlainCode {
   expiresAt?: Date | null;
+  /** the keyed hash of the secret, when the caller already has it */
+  hmac?: string;
+}
+
+export interface PreparedCodes {
+  ids: string[];
+  sealed: string[];
+  hmacs: string[];
+  last4: string[];
+  expires: (string | null)[];
+}
+
+/** The CPU half of storing codes (ids, sealing, hashes), done while the previous chunk is being written. */
+export function prepareCodes(p: Platform, keys: DataKeys, dataKey: Buffer, chunk: CodeToStore[], defaultExpiresAt?: Date | null): PreparedCodes {
+  const now = p.clock.now();
+  const out: PreparedCodes = { ids: [], sealed: [], hmacs: [], last4: [], expires: [] };
+  for (const c of chunk) {
+    const id = newId('cod', now);
+    out.ids.push(id);
+    out.sealed.push(keys.seal(dataKey, id, c).toString('base64'));
+    out.hmacs.push(c.hmac ?? secretHmac(p.hmacKey, c.secret));
+    out.last4.push(c.secret.slice(-4));
+    const e = c.expiresAt ?? defaultExpiresAt ?? null;
+    out.expires.push(e ? e.toISOString() : null);
+  }
+  return out;
 }
 
 /**
@@ -14,37 +40,16 @@ export interface CodeToStore extends PlainCode {
  * A secret already in the vault (same keyed hash) is skipped by the unique
  * index, and the caller learns which ones from what was not returned.
  */
-export async function insertCodes(
-  p: Platform,
-  keys: DataKeys,
-  dataKey: Buffer,
-  target: { batchId: string; skuId: string; state: CodeState; defaultExpiresAt?: Date | null },
-  chunk: CodeToStore[],
-): Promise<{ insertedHmacs: Set<string>; hmacs: string[] }> {
-  const now = p.clock.now();
-  const ids: string[] = [];
-  const sealed: string[] = [];
-  const hmacs: string[] = [];
-  const last4: string[] = [];
-  const expires: (string | null)[] = [];
-  for (const c of chunk) {
-    const id = newId('cod', now);
-    ids.push(id);
-    sealed.push(keys.seal(dataKey, id, c).toString('base64'));
-    hmacs.push(secretHmac(p.hmacKey, c.secret));
-    last4.push(c.secret.slice(-4));
-    const e = c.expiresAt ?? target.defaultExpiresAt ?? null;
-    expires.push(e ? e.toISOString() : null);
-  }
+export async function insertPrepared(p: Platform, target: { batchId: string; skuId: string; state: CodeState }, c: PreparedCodes): Promise<Set<string>> {
   const { rows } = await p.database.executeSql<{ secret_hmac: string }>(
     `insert into codes (id, batch_id, sku_id, sealed, secret_hmac, last4, state, expires_at, created_at)
      select u.id, $1, $2, decode(u.sealed, 'base64'), u.hmac, u.last4, $3, u.expires::timestamptz, $4
      from unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) as u(id, sealed, hmac, last4, expires)
      on conflict (secret_hmac) do nothing
      returning secret_hmac`,
-    [target.batchId, target.skuId, target.state, now.toISOString(), ids, sealed, hmacs, last4, expires],
+    [target.batchId, target.skuId, target.state, p.clock.now().toISOString(), c.ids, c.sealed, c.hmacs, c.last4, c.expires],
   );
-  return { insertedHmacs: new Set(rows.map((r) => r.secret_hmac)), hmacs };
+  return new Set(rows.map((r) => r.secret_hmac));
 }
 
 /** The keyed hash that identifies a secret without revealing it. */

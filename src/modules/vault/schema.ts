@@ -1,4 +1,5 @@
 import { index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
 import { bytea, createdAt, tstz } from '../../db/columns.js';
 import { skus } from '../catalog/schema.js';
 
@@ -49,12 +50,15 @@ export const codes = pgTable(
     createdAt: createdAt(),
     updatedAt: tstz('updated_at'),
   },
+  // Partial indexes: a code being imported ('importing') touches only the first four, which keeps bulk imports fast;
+  // the claim index holds only sellable codes, so claims never wade through sold ones.
   (t) => [
-    index('codes_claim_idx').on(t.skuId, t.state, t.allocationId, t.expiresAt),
-    index('codes_reserved_until_idx').on(t.reservedUntil),
-    index('codes_expires_idx').on(t.state, t.expiresAt),
-    index('codes_order_idx').on(t.orderId),
-    index('codes_batch_idx').on(t.batchId),
+    index('codes_batch_idx').on(t.batchId, t.state),
+    index('codes_sku_state_idx').on(t.skuId, t.state),
+    index('codes_claim_idx').on(t.skuId, t.allocationId, t.expiresAt).where(sql`state = 'available'`),
+    index('codes_reserved_until_idx').on(t.reservedUntil).where(sql`state = 'reserved'`),
+    index('codes_expiry_idx').on(t.expiresAt).where(sql`state in ('available', 'reserved')`),
+    index('codes_order_idx').on(t.orderId).where(sql`order_id is not null`),
   ],
 );
 

@@ -7,7 +7,7 @@ import type { AuditService } from '../audit/service.js';
 import type { CatalogService } from '../catalog/service.js';
 import { codeBatches, codeEvents, codes, vaultImports } from './schema.js';
 import { createDataKeys, type PlainCode } from './data-keys.js';
-import { insertCodes, secretHmac, type CodeToStore } from './bulk-insert.js';
+import { insertPrepared, prepareCodes, secretHmac, type CodeToStore } from './bulk-insert.js';
 import { checkRow, type ImportSource, type RawCodeRow } from './import-parser.js';
 import { PatternError, checkPattern, generateCode, type CodePattern } from './code-pattern.js';
 import { createStock } from './stock.js';
@@ -108,23 +108,34 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
       rejectedCount++;
       if (rejections.length < MAX_REPORTED_REJECTIONS) rejections.push({ line, reason });
     };
-    let pending: (CodeToStore & { line: number })[] = [];
+    let pending: (CodeToStore & { line: number; hmac: string })[] = [];
+    // One chunk is written while the next is parsed and sealed: the database and the CPU work side by side.
+    let inFlight: Promise<void> = Promise.resolve();
+    let writeError: unknown = null;
     const flush = async () => {
       if (pending.length === 0) return;
       const chunk = pending;
       pending = [];
       // In all-or-nothing mode, once the file is known bad, only look for more errors.
       if (meta.mode === 'all_or_nothing' && rejectedCount > 0) {
-        const hmacs = chunk.map((c) => secretHmac(p.hmacKey, c.secret));
-        const { rows: found } = await p.database.executeSql<{ secret_hmac: string }>('select secret_hmac from codes where secret_hmac = any($1::text[])', [hmacs]);
+        await inFlight;
+        const { rows: found } = await p.database.executeSql<{ secret_hmac: string }>('select secret_hmac from codes where secret_hmac = any($1::text[])', [chunk.map((c) => c.hmac)]);
         const inVault = new Set(found.map((f) => f.secret_hmac));
-        chunk.forEach((c, i) => inVault.has(hmacs[i]!) && reject(c.line, 'duplicate: already in the vault'));
+        chunk.forEach((c) => inVault.has(c.hmac) && reject(c.line, 'duplicate: already in the vault'));
         return;
       }
-      const { insertedHmacs, hmacs } = await insertCodes(p, keys, dataKey, { batchId, skuId: meta.skuId, state: 'importing', defaultExpiresAt: meta.expiresAt }, chunk);
-      chunk.forEach((c, i) => (insertedHmacs.has(hmacs[i]!) ? accepted++ : reject(c.line, 'duplicate: already in the vault')));
+      const prepared = prepareCodes(p, keys, dataKey, chunk, meta.expiresAt);
+      await inFlight;
+      if (writeError) throw writeError;
+      inFlight = insertPrepared(p, { batchId, skuId: meta.skuId, state: 'importing' }, prepared).then(
+        (inserted) => chunk.forEach((c) => (inserted.has(c.hmac) ? accepted++ : reject(c.line, 'duplicate: already in the vault'))),
+        (err: unknown) => {
+          writeError = err;
+        },
+      );
     };
 
+    const startedMs = performance.now();
     try {
       const now = p.clock.now();
       for await (const raw of rows) {
@@ -140,16 +151,20 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
           continue;
         }
         seen.add(h);
-        pending.push({ line: checked.line, cardNumber: checked.cardNumber, secret: checked.secret, expiresAt: checked.expiresAt });
+        pending.push({ line: checked.line, cardNumber: checked.cardNumber, secret: checked.secret, expiresAt: checked.expiresAt, hmac: h });
         if (pending.length >= CHUNK) await flush();
       }
       await flush();
+      await inFlight;
+      if (writeError) throw writeError;
     } catch (err) {
+      await inFlight;
       await discardBatch(batchId);
       await finishImport(importId, { status: 'failed', total, accepted: 0, rejectedCount, rejections: [...rejections, { line: 0, reason: `import stopped: ${(err as Error).message}` }] });
       throw err;
     }
 
+    const ingestMs = Math.round(performance.now() - startedMs);
     const refuse = meta.mode === 'all_or_nothing' ? rejectedCount > 0 : accepted === 0;
     if (refuse) {
       await discardBatch(batchId);
@@ -164,6 +179,7 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
         );
       });
     }
+    p.logger.info({ import_id: importId, rows: total, accepted, rejected: rejectedCount, ingest_ms: ingestMs, publish_ms: Math.round(performance.now() - startedMs) - ingestMs }, refuse ? 'vault import rejected' : 'vault import published');
     return finishImport(importId, { status: refuse ? 'rejected' : 'completed', total, accepted: refuse ? 0 : accepted, rejectedCount, rejections });
   }
 

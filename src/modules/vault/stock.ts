@@ -61,7 +61,7 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
          select id from codes
          where sku_id = $1 and state = 'available' and ${q.allocationId ? 'allocation_id = $6' : 'allocation_id is null'}
            and (expires_at is null or expires_at > $2::timestamptz)
-         order by expires_at asc nulls last, id
+         order by expires_at asc nulls last
          limit $3
          for update skip locked)
        update codes c set state = 'reserved', reserved_by = $4, reserved_until = $5::timestamptz, updated_at = $2::timestamptz
@@ -106,7 +106,7 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
       `with picked as (
          select id from codes
          where sku_id = $1 and state = 'available' and sale_count < $3 and (expires_at is null or expires_at > $2::timestamptz)
-         order by sale_count desc, expires_at asc nulls last, id
+         order by sale_count desc, expires_at asc nulls last
          limit $4
          for update skip locked)
        update codes c set sale_count = c.sale_count + 1, state = case when c.sale_count + 1 >= $3 then 'sold' else 'available' end, updated_at = $2::timestamptz
@@ -251,7 +251,7 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
     const run = async (db: DbOrTx) => {
       const rows = await exec<{ id: string }>(
         db,
-        `with picked as (select id from codes where sku_id = $1 and state = 'available' and allocation_id is null order by expires_at asc nulls last, id limit $2 for update skip locked)
+        `with picked as (select id from codes where sku_id = $1 and state = 'available' and allocation_id is null order by expires_at asc nulls last limit $2 for update skip locked)
          update codes c set allocation_id = $3 from picked where c.id = picked.id returning c.id`,
         [skuId, quantity, allocationId],
       );
