@@ -162,8 +162,10 @@ CREATE INDEX "alerts_opened_idx" ON "alerts" USING btree ("opened_at");--> state
 CREATE INDEX "supplier_orders_purchase_idx" ON "supplier_orders" USING btree ("purchase_id");--> statement-breakpoint
 CREATE INDEX "supplier_orders_status_idx" ON "supplier_orders" USING btree ("status");--> statement-breakpoint
 CREATE UNIQUE INDEX "supplier_products_uq" ON "supplier_products" USING btree ("supplier_id","external_sku");--> statement-breakpoint
+CREATE UNIQUE INDEX "code_batches_purchase_ref_uq" ON "code_batches" USING btree ("imported_by") WHERE origin = 'purchased';--> statement-breakpoint
 CREATE INDEX "codes_batch_idx" ON "codes" USING btree ("batch_id","state");--> statement-breakpoint
-CREATE INDEX "codes_claim_idx" ON "codes" USING btree ("sku_id","allocation_id","expires_at") WHERE state = 'available';--> statement-breakpoint
+CREATE INDEX "codes_claim_free_idx" ON "codes" USING btree ("sku_id","expires_at") WHERE state = 'available' and allocation_id is null;--> statement-breakpoint
+CREATE INDEX "codes_claim_allocated_idx" ON "codes" USING btree ("allocation_id","expires_at") WHERE state = 'available' and allocation_id is not null;--> statement-breakpoint
 CREATE INDEX "codes_reserved_until_idx" ON "codes" USING btree ("reserved_until") WHERE state = 'reserved';--> statement-breakpoint
 CREATE INDEX "codes_expiry_idx" ON "codes" USING btree ("expires_at") WHERE state in ('available', 'reserved');--> statement-breakpoint
 CREATE INDEX "codes_order_idx" ON "codes" USING btree ("order_id") WHERE order_id is not null;

@@ -1,4 +1,6 @@
 import type { Platform } from '../../platform.js';
+import type { DbOrTx } from '../../db/client.js';
+import { queryRows } from '../../db/raw.js';
 import { hmacSha256Hex } from '../../lib/crypto.js';
 import { newId } from '../../lib/ids.js';
 import type { DataKeys, PlainCode } from './data-keys.js';
@@ -27,7 +29,7 @@ export function prepareCodes(p: Platform, keys: DataKeys, dataKey: Buffer, chunk
     out.ids.push(id);
     out.sealed.push(keys.seal(dataKey, id, c).toString('base64'));
     out.hmacs.push(c.hmac ?? secretHmac(p.hmacKey, c.secret));
-    out.last4.push(c.secret.slice(-4));
+    out.last4.push(visibleTail(c.secret));
     const e = c.expiresAt ?? defaultExpiresAt ?? null;
     out.expires.push(e ? e.toISOString() : null);
   }
@@ -40,8 +42,9 @@ export function prepareCodes(p: Platform, keys: DataKeys, dataKey: Buffer, chunk
  * A secret already in the vault (same keyed hash) is skipped by the unique
  * index, and the caller learns which ones from what was not returned.
  */
-export async function insertPrepared(p: Platform, target: { batchId: string; skuId: string; state: CodeState }, c: PreparedCodes): Promise<Set<string>> {
-  const { rows } = await p.database.executeSql<{ secret_hmac: string }>(
+export async function insertPrepared(p: Platform, db: DbOrTx, target: { batchId: string; skuId: string; state: CodeState }, c: PreparedCodes): Promise<Set<string>> {
+  const rows = await queryRows<{ secret_hmac: string }>(
+    db,
     `insert into codes (id, batch_id, sku_id, sealed, secret_hmac, last4, state, expires_at, created_at)
      select u.id, $1, $2, decode(u.sealed, 'base64'), u.hmac, u.last4, $3, u.expires::timestamptz, $4
      from unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) as u(id, sealed, hmac, last4, expires)
@@ -55,4 +58,14 @@ export async function insertPrepared(p: Platform, target: { batchId: string; sku
 /** The keyed hash that identifies a secret without revealing it. */
 export function secretHmac(hmacKey: Buffer, secret: string): string {
   return hmacSha256Hex(hmacKey, `code:${secret.trim()}`);
+}
+
+/**
+ * The tail shown in masked views: the last 4 characters of a secret of 8 or
+ * more, fewer for shorter ones, so a masked view never shows most of a secret.
+ */
+export function visibleTail(secret: string): string {
+  if (secret.length >= 8) return secret.slice(-4);
+  if (secret.length >= 6) return secret.slice(-2);
+  return '';
 }

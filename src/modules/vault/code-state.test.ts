@@ -3,7 +3,6 @@ import { canTransition, codeEventsByName, codeStates, sellableState, terminalSta
 
 /** The life of a code, written out by hand: the state machine must say exactly this. */
 const expected: Record<CodeEvent, { from: CodeState[]; to: CodeState }> = {
-  publish: { from: ['importing'], to: 'available' },
   reserve: { from: ['available'], to: 'reserved' },
   release: { from: ['reserved'], to: 'available' },
   sell: { from: ['reserved'], to: 'sold' },
@@ -19,7 +18,7 @@ const events = Object.keys(expected) as CodeEvent[];
 
 describe('code state machine', () => {
   it('knows exactly these states and events', () => {
-    expect([...codeStates]).toEqual(['importing', 'available', 'reserved', 'sold', 'delivered', 'revealed', 'redeemed', 'expired', 'voided', 'recycled']);
+    expect([...codeStates]).toEqual(['available', 'reserved', 'sold', 'delivered', 'revealed', 'redeemed', 'expired', 'voided', 'recycled']);
     expect(Object.keys(codeEventsByName).sort()).toEqual([...events].sort());
     expect(sellableState).toBe('available');
     expect([...terminalStates]).toEqual(['redeemed', 'recycled']);
@@ -37,11 +36,8 @@ describe('code state machine', () => {
 
   it('refuses the impossible transitions', () => {
     const impossible: [CodeState, CodeEvent][] = [
-      ['importing', 'reserve'], // a staged code is not sellable
-      ['importing', 'void'],
       ['available', 'sell'], // must be reserved first
       ['available', 'deliver'],
-      ['available', 'publish'], // published twice
       ['reserved', 'deliver'],
       ['reserved', 'reserve'], // sold twice
       ['sold', 'reserve'],
@@ -52,7 +48,6 @@ describe('code state machine', () => {
       ['redeemed', 'restock'],
       ['expired', 'reserve'],
       ['expired', 'release'],
-      ['voided', 'publish'],
       ['voided', 'reserve'],
       ['voided', 'void'], // voiding twice is refused, not a no-op
       ['recycled', 'recycle'],
@@ -64,13 +59,13 @@ describe('code state machine', () => {
     for (const s of terminalStates) expect(events.filter((e) => canTransition(s, e))).toEqual([]);
   });
 
-  it('every state except the terminal ones has a way out, and every state but importing can be reached', () => {
+  it('every state except the terminal ones has a way out, and every state can be reached (available is where imports start)', () => {
     for (const s of codeStates) {
       const out = events.filter((e) => canTransition(s, e));
       if (terminalStates.includes(s)) expect(out).toEqual([]);
       else expect(out.length, s).toBeGreaterThan(0);
     }
     const reachable = new Set(events.map((e) => transitionFor(e).to));
-    expect(codeStates.filter((s) => !reachable.has(s))).toEqual(['importing']);
+    expect(codeStates.filter((s) => !reachable.has(s))).toEqual([]);
   });
 });

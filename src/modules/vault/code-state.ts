@@ -4,12 +4,10 @@
  * touches rows still in an allowed `from` state, so an impossible or raced
  * transition changes nothing and is refused.
  */
-export const codeStates = ['importing', 'available', 'reserved', 'sold', 'delivered', 'revealed', 'redeemed', 'expired', 'voided', 'recycled'] as const;
+export const codeStates = ['available', 'reserved', 'sold', 'delivered', 'revealed', 'redeemed', 'expired', 'voided', 'recycled'] as const;
 export type CodeState = (typeof codeStates)[number];
 
 export const codeEventsByName = {
-  /** an import finished: its staged codes become sellable */
-  publish: { from: ['importing'], to: 'available' },
   /** an order holds the code until its payment deadline */
   reserve: { from: ['available'], to: 'reserved' },
   /** the reservation ended without payment (deadline passed, order cancelled) */

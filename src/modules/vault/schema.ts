@@ -1,10 +1,12 @@
-import { index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import { index, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import { bytea, createdAt, tstz } from '../../db/columns.js';
 import { skus } from '../catalog/schema.js';
 
 /** A lot of codes; its data key is sealed by a master key (envelope encryption). */
-export const codeBatches = pgTable('code_batches', {
+export const codeBatches = pgTable(
+  'code_batches',
+  {
   id: text('id').primaryKey(),
   skuId: text('sku_id')
     .notNull()
@@ -20,7 +22,10 @@ export const codeBatches = pgTable('code_batches', {
   importedBy: text('imported_by').notNull(),
   codeCount: integer('code_count').notNull().default(0),
   createdAt: createdAt(),
-});
+  },
+  // One batch per supplier purchase reference: a retried delivery cannot store the codes twice.
+  (t) => [uniqueIndex('code_batches_purchase_ref_uq').on(t.importedBy).where(sql`origin = 'purchased'`)],
+);
 
 export const codes = pgTable(
   'codes',
@@ -50,12 +55,13 @@ export const codes = pgTable(
     createdAt: createdAt(),
     updatedAt: tstz('updated_at'),
   },
-  // Partial indexes: a code being imported ('importing') touches only the first four, which keeps bulk imports fast;
-  // the claim index holds only sellable codes, so claims never wade through sold ones.
+  // Partial indexes keep claims O(1): each claim index holds only sellable codes, in expiry order, so
+  // `... order by expires_at limit n for update skip locked` reads the first rows instead of sorting the pool.
   (t) => [
     index('codes_batch_idx').on(t.batchId, t.state),
     index('codes_sku_state_idx').on(t.skuId, t.state),
-    index('codes_claim_idx').on(t.skuId, t.allocationId, t.expiresAt).where(sql`state = 'available'`),
+    index('codes_claim_free_idx').on(t.skuId, t.expiresAt).where(sql`state = 'available' and allocation_id is null`),
+    index('codes_claim_allocated_idx').on(t.allocationId, t.expiresAt).where(sql`state = 'available' and allocation_id is not null`),
     index('codes_reserved_until_idx').on(t.reservedUntil).where(sql`state = 'reserved'`),
     index('codes_expiry_idx').on(t.expiresAt).where(sql`state in ('available', 'reserved')`),
     index('codes_order_idx').on(t.orderId).where(sql`order_id is not null`),

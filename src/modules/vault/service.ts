@@ -8,6 +8,7 @@ import type { CatalogService } from '../catalog/service.js';
 import { codeBatches, codeEvents, codes, vaultImports } from './schema.js';
 import { createDataKeys, type PlainCode } from './data-keys.js';
 import { insertPrepared, prepareCodes, secretHmac, type CodeToStore } from './bulk-insert.js';
+import { queryRows } from '../../db/raw.js';
 import { checkRow, type ImportSource, type RawCodeRow } from './import-parser.js';
 import { PatternError, checkPattern, generateCode, type CodePattern } from './code-pattern.js';
 import { createStock } from './stock.js';
@@ -61,7 +62,8 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
   const keys = createDataKeys(p);
   const stock = createStock(p, deps);
 
-  async function startBatch(meta: ImportMeta, actor: Actor) {
+  /** Checks the target and records the import as running (visible while it runs); the batch is written with its codes. */
+  async function startImport(meta: ImportMeta, actor: Actor) {
     const sku = await deps.catalog.getSku(meta.skuId);
     const product = await deps.catalog.getProduct(sku.productId);
     if (product.kind === 'topup') throw new AppError('UNPROCESSABLE', 'direct top-up SKUs hold no codes', [{ field: 'sku_id', message: 'is a top-up SKU' }]);
@@ -71,34 +73,32 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
     const batchId = newId('bat', now);
     const importId = newId('imp', now);
     const dk = keys.newBatchKey(batchId);
-    await p.db.transaction(async (tx) => {
-      await tx.insert(codeBatches).values({
-        id: batchId,
-        skuId: meta.skuId,
-        origin: meta.origin ?? 'imported',
-        supplier: meta.supplier,
-        unitCostFen: meta.unitCostFen,
-        expiresAt: meta.expiresAt ?? null,
-        region: meta.region ?? 'CN',
-        dataKeySealed: dk.sealed,
-        masterKeyId: dk.masterKeyId,
-        importedBy: actor.id,
-        createdAt: now,
-      });
-      await tx.insert(vaultImports).values({ id: importId, skuId: meta.skuId, batchId, source: meta.source, mode: meta.mode, status: 'running', createdBy: actor.id, createdAt: now });
-    });
-    return { batchId, importId, dataKey: dk.key };
+    await p.db.insert(vaultImports).values({ id: importId, skuId: meta.skuId, batchId, source: meta.source, mode: meta.mode, status: 'running', createdBy: actor.id, createdAt: now });
+    const batch: typeof codeBatches.$inferInsert = {
+      id: batchId,
+      skuId: meta.skuId,
+      origin: meta.origin ?? 'imported',
+      supplier: meta.supplier,
+      unitCostFen: meta.unitCostFen,
+      expiresAt: meta.expiresAt ?? null,
+      region: meta.region ?? 'CN',
+      dataKeySealed: dk.sealed,
+      masterKeyId: dk.masterKeyId,
+      importedBy: actor.id,
+      createdAt: now,
+    };
+    return { batchId, importId, dataKey: dk.key, batch };
   }
 
   /**
-   * Streams rows into a new batch. Codes are staged ('importing', not
-   * sellable) and published together at the end, so an import is never
-   * half-visible: in all-or-nothing mode any bad row rejects the whole file;
-   * in accept-valid mode the good rows are published and the bad ones
-   * reported, each with its line number and reason.
+   * Streams rows into a new batch inside one transaction: nothing is visible
+   * to buyers until the whole file is in, and a refused file leaves nothing
+   * behind (the transaction rolls back). In all-or-nothing mode any bad row
+   * refuses the file; in accept-valid mode the good rows are kept. Every bad
+   * row is reported with its line number and reason.
    */
   async function importCodes(meta: ImportMeta, rows: AsyncIterable<RawCodeRow>, actor: Actor): Promise<ImportReport> {
-    const { batchId, importId, dataKey } = await startBatch(meta, actor);
+    const { batchId, importId, dataKey, batch } = await startImport(meta, actor);
     const rejections: { line: number; reason: string }[] = [];
     let rejectedCount = 0;
     let total = 0;
@@ -108,94 +108,89 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
       rejectedCount++;
       if (rejections.length < MAX_REPORTED_REJECTIONS) rejections.push({ line, reason });
     };
-    let pending: (CodeToStore & { line: number; hmac: string })[] = [];
-    // One chunk is written while the next is parsed and sealed: the database and the CPU work side by side.
-    let inFlight: Promise<void> = Promise.resolve();
-    let writeError: unknown = null;
-    const flush = async () => {
-      if (pending.length === 0) return;
-      const chunk = pending;
-      pending = [];
-      // In all-or-nothing mode, once the file is known bad, only look for more errors.
-      if (meta.mode === 'all_or_nothing' && rejectedCount > 0) {
-        await inFlight;
-        const { rows: found } = await p.database.executeSql<{ secret_hmac: string }>('select secret_hmac from codes where secret_hmac = any($1::text[])', [chunk.map((c) => c.hmac)]);
-        const inVault = new Set(found.map((f) => f.secret_hmac));
-        chunk.forEach((c) => inVault.has(c.hmac) && reject(c.line, 'duplicate: already in the vault'));
-        return;
-      }
-      const prepared = prepareCodes(p, keys, dataKey, chunk, meta.expiresAt);
-      await inFlight;
-      if (writeError) throw writeError;
-      inFlight = insertPrepared(p, { batchId, skuId: meta.skuId, state: 'importing' }, prepared).then(
-        (inserted) => chunk.forEach((c) => (inserted.has(c.hmac) ? accepted++ : reject(c.line, 'duplicate: already in the vault'))),
-        (err: unknown) => {
-          writeError = err;
-        },
-      );
-    };
-
     const startedMs = performance.now();
-    try {
-      const now = p.clock.now();
-      for await (const raw of rows) {
-        total++;
-        const checked = checkRow(raw, now);
-        if ('reason' in checked) {
-          reject(checked.line, checked.reason);
-          continue;
-        }
-        const h = secretHmac(p.hmacKey, checked.secret);
-        if (seen.has(h)) {
-          reject(checked.line, 'duplicate: appears earlier in this file');
-          continue;
-        }
-        seen.add(h);
-        pending.push({ line: checked.line, cardNumber: checked.cardNumber, secret: checked.secret, expiresAt: checked.expiresAt, hmac: h });
-        if (pending.length >= CHUNK) await flush();
-      }
-      await flush();
-      await inFlight;
-      if (writeError) throw writeError;
-    } catch (err) {
-      await inFlight;
-      await discardBatch(batchId);
-      await finishImport(importId, { status: 'failed', total, accepted: 0, rejectedCount, rejections: [...rejections, { line: 0, reason: `import stopped: ${(err as Error).message}` }] });
-      throw err;
-    }
+    const REFUSED = new Error('import refused');
 
-    const ingestMs = Math.round(performance.now() - startedMs);
-    const refuse = meta.mode === 'all_or_nothing' ? rejectedCount > 0 : accepted === 0;
-    if (refuse) {
-      await discardBatch(batchId);
-      if (total === 0) reject(0, 'the file has no rows');
-    } else {
+    try {
       await p.db.transaction(async (tx) => {
-        await tx.update(codes).set({ state: 'available' }).where(and(eq(codes.batchId, batchId), eq(codes.state, 'importing')));
+        await tx.insert(codeBatches).values(batch);
+        let pending: (CodeToStore & { line: number; hmac: string })[] = [];
+        // One chunk is written while the next is parsed and sealed: the database and the CPU work side by side.
+        let inFlight: Promise<void> = Promise.resolve();
+        let writeError: unknown = null;
+        const flush = async () => {
+          if (pending.length === 0) return;
+          const chunk = pending;
+          pending = [];
+          // In all-or-nothing mode, once the file is known bad, only look for more errors.
+          if (meta.mode === 'all_or_nothing' && rejectedCount > 0) {
+            await inFlight;
+            const found = await queryRows<{ secret_hmac: string }>(tx, 'select secret_hmac from codes where secret_hmac = any($1::text[])', [chunk.map((c) => c.hmac)]);
+            const inVault = new Set(found.map((f) => f.secret_hmac));
+            chunk.forEach((c) => inVault.has(c.hmac) && reject(c.line, 'duplicate: already in the vault'));
+            return;
+          }
+          const prepared = prepareCodes(p, keys, dataKey, chunk, meta.expiresAt);
+          await inFlight;
+          if (writeError) throw writeError;
+          inFlight = insertPrepared(p, tx, { batchId, skuId: meta.skuId, state: 'available' }, prepared).then(
+            (inserted) => chunk.forEach((c) => (inserted.has(c.hmac) ? accepted++ : reject(c.line, 'duplicate: already in the vault'))),
+            (err: unknown) => {
+              writeError = err;
+            },
+          );
+        };
+        try {
+          const now = p.clock.now();
+          for await (const raw of rows) {
+            total++;
+            const checked = checkRow(raw, now);
+            if ('reason' in checked) {
+              reject(checked.line, checked.reason);
+              continue;
+            }
+            const h = secretHmac(p.hmacKey, checked.secret);
+            // 128 bits of the hash are plenty to tell rows of one file apart, at half the memory.
+            if (seen.has(h.slice(0, 32))) {
+              reject(checked.line, 'duplicate: appears earlier in this file');
+              continue;
+            }
+            seen.add(h.slice(0, 32));
+            pending.push({ line: checked.line, cardNumber: checked.cardNumber, secret: checked.secret, expiresAt: checked.expiresAt, hmac: h });
+            if (pending.length >= CHUNK) await flush();
+          }
+          await flush();
+        } finally {
+          await inFlight;
+        }
+        if (writeError) throw writeError;
+        if (meta.mode === 'all_or_nothing' ? rejectedCount > 0 : accepted === 0) throw REFUSED;
         await tx.update(codeBatches).set({ codeCount: accepted }).where(eq(codeBatches.id, batchId));
         await deps.audit.record(
           { actorType: actor.type ?? 'staff', actorId: actor.id, action: 'vault.import', targetType: 'batch', targetId: batchId, ip: actor.ip, details: { sku_id: meta.skuId, import_id: importId, accepted, rejected: rejectedCount, source: meta.source } },
           tx,
         );
       });
+    } catch (err) {
+      if (err !== REFUSED) {
+        await finishImport(importId, { status: 'failed', total, accepted: 0, rejectedCount, rejections: [...rejections, { line: 0, reason: `import stopped: ${(err as Error).message}` }], batchId: null });
+        throw err;
+      }
+      if (total === 0) reject(0, 'the file has no rows');
+      p.logger.info({ import_id: importId, rows: total, rejected: rejectedCount, ms: Math.round(performance.now() - startedMs) }, 'vault import refused');
+      return finishImport(importId, { status: 'rejected', total, accepted: 0, rejectedCount, rejections, batchId: null });
     }
-    p.logger.info({ import_id: importId, rows: total, accepted, rejected: rejectedCount, ingest_ms: ingestMs, publish_ms: Math.round(performance.now() - startedMs) - ingestMs }, refuse ? 'vault import rejected' : 'vault import published');
-    return finishImport(importId, { status: refuse ? 'rejected' : 'completed', total, accepted: refuse ? 0 : accepted, rejectedCount, rejections });
-  }
-
-  async function discardBatch(batchId: string) {
-    await p.db.delete(codes).where(and(eq(codes.batchId, batchId), eq(codes.state, 'importing')));
-    await p.db.update(vaultImports).set({ batchId: null }).where(eq(vaultImports.batchId, batchId));
-    await p.db.delete(codeBatches).where(eq(codeBatches.id, batchId));
+    p.logger.info({ import_id: importId, rows: total, accepted, rejected: rejectedCount, ms: Math.round(performance.now() - startedMs) }, 'vault import committed');
+    return finishImport(importId, { status: 'completed', total, accepted, rejectedCount, rejections, batchId });
   }
 
   async function finishImport(
     importId: string,
-    r: { status: ImportReport['status']; total: number; accepted: number; rejectedCount: number; rejections: { line: number; reason: string }[] },
+    r: { status: ImportReport['status']; total: number; accepted: number; rejectedCount: number; rejections: { line: number; reason: string }[]; batchId: string | null },
   ): Promise<ImportReport> {
     const [row] = await p.db
       .update(vaultImports)
-      .set({ status: r.status, totalRows: r.total, accepted: r.accepted, rejected: r.rejectedCount, rejections: r.rejections, finishedAt: p.clock.now() })
+      .set({ status: r.status, batchId: r.batchId, totalRows: r.total, accepted: r.accepted, rejected: r.rejectedCount, rejections: r.rejections, finishedAt: p.clock.now() })
       .where(eq(vaultImports.id, importId))
       .returning();
     return toImportView(row!);
@@ -209,16 +204,36 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
 
   /** Codes bought from a supplier's API: stored like an import, all-or-nothing. */
   async function importPurchasedCodes(input: { skuId: string; supplierId: string; unitCostFen: number; codes: { cardNumber?: string; secret: string; expiresAt?: string }[]; ref: string }) {
+    const importedBy = `purchase:${input.ref}`;
+    // Idempotent on the purchase reference: a retried delivery (a crash after storing, a duplicated callback)
+    // gets the batch it already made. A unique index on the reference settles a race between two.
+    const existing = async () => {
+      const [b] = await p.db.select({ id: codeBatches.id, count: codeBatches.codeCount }).from(codeBatches).where(and(eq(codeBatches.origin, 'purchased'), eq(codeBatches.importedBy, importedBy)));
+      return b ? { batchId: b.id, count: b.count } : null;
+    };
+    const already = await existing();
+    if (already) return already;
     async function* rows() {
       let line = 0;
       for (const c of input.codes) yield { line: ++line, cardNumber: c.cardNumber, secret: c.secret, expiresAt: c.expiresAt };
     }
-    const report = await importCodes(
-      { skuId: input.skuId, supplier: input.supplierId, unitCostFen: input.unitCostFen, mode: 'all_or_nothing', source: 'purchase', origin: 'purchased' },
-      rows(),
-      { type: 'system', id: `purchase:${input.ref}` },
-    );
-    if (report.status !== 'completed') throw new AppError('CONFLICT', `purchased codes refused: ${report.rejections[0]?.reason ?? report.status}`, report.rejections);
+    let report: ImportReport;
+    try {
+      report = await importCodes(
+        { skuId: input.skuId, supplier: input.supplierId, unitCostFen: input.unitCostFen, mode: 'all_or_nothing', source: 'purchase', origin: 'purchased' },
+        rows(),
+        { type: 'system', id: importedBy },
+      );
+    } catch (err) {
+      const winner = await existing();
+      if (winner) return winner;
+      throw err;
+    }
+    if (report.status !== 'completed') {
+      const winner = await existing();
+      if (winner) return winner;
+      throw new AppError('CONFLICT', `purchased codes refused: ${report.rejections[0]?.reason ?? report.status}`, report.rejections);
+    }
     return { batchId: report.batch_id!, count: report.accepted };
   }
 
@@ -309,15 +324,15 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
     );
   }
 
-  /** Imports stuck in 'running' (the process died): their staged codes are removed. */
+  /** Imports left 'running' by a process that died: their transaction rolled back, so only the record needs closing. */
   async function cleanupStalledImports(olderThanMs = 60 * 60_000): Promise<number> {
     const cutoff = new Date(p.clock.now().getTime() - olderThanMs);
-    const stalled = await p.db.select().from(vaultImports).where(and(eq(vaultImports.status, 'running'), lt(vaultImports.createdAt, cutoff)));
-    for (const imp of stalled) {
-      if (imp.batchId) await discardBatch(imp.batchId);
-      await p.db.update(vaultImports).set({ status: 'failed', finishedAt: p.clock.now(), rejections: sql`${JSON.stringify([{ line: 0, reason: 'import interrupted; nothing was published' }])}::jsonb` }).where(eq(vaultImports.id, imp.id));
-    }
-    return stalled.length;
+    const rows = await p.db
+      .update(vaultImports)
+      .set({ status: 'failed', batchId: null, finishedAt: p.clock.now(), rejections: [{ line: 0, reason: 'import interrupted; nothing was stored' }] })
+      .where(and(eq(vaultImports.status, 'running'), lt(vaultImports.createdAt, cutoff)))
+      .returning({ id: vaultImports.id });
+    return rows.length;
   }
 
   const exports = createExports(p, { audit: deps.audit, openCodes });

@@ -52,6 +52,19 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
     );
   }
 
+  // Whether a SKU's codes are shared (and how often each sells) is read on every claim; it changes rarely,
+  // so it is cached for a few seconds per instance instead of costing a query per order.
+  const saleRulesCache = new Map<string, { reusable: boolean; maxSalesPerCode: number; at: number }>();
+  async function saleRules(skuId: string) {
+    const hit = saleRulesCache.get(skuId);
+    if (hit && Date.now() - hit.at < 5_000) return hit;
+    const sku = await deps.catalog.getSku(skuId);
+    const rules = { reusable: sku.reusable, maxSalesPerCode: sku.maxSalesPerCode, at: Date.now() };
+    if (saleRulesCache.size > 10_000) saleRulesCache.clear();
+    saleRulesCache.set(skuId, rules);
+    return rules;
+  }
+
   /** Takes up to `quantity` codes from one pool (an allocation or the free pool), earliest expiry first. */
   async function claimFrom(db: DbOrTx | undefined, q: { skuId: string; quantity: number; allocationId: string | null; holder: string; until: Date }): Promise<string[]> {
     const now = p.clock.now().toISOString();
@@ -80,7 +93,7 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
    */
   async function reserve(q: { skuId: string; quantity: number; holder: string; until: Date; allocationId?: string; ctx?: TransitionContext }, tx?: DbOrTx): Promise<string[]> {
     if (!Number.isInteger(q.quantity) || q.quantity < 1) throw new AppError('VALIDATION_FAILED', 'quantity: must be a positive integer', [{ field: 'quantity', message: 'must be a positive integer' }]);
-    const sku = await deps.catalog.getSku(q.skuId);
+    const sku = await saleRules(q.skuId);
     const run = async (db: DbOrTx) => {
       if (sku.reusable) return claimShared(db, { ...q, maxSales: sku.maxSalesPerCode });
       const fromAllocation = q.allocationId ? await claimFrom(db, { ...q, allocationId: q.allocationId }) : [];
