@@ -11,6 +11,7 @@ import { bootTestApp } from '../test/helpers/boot.js';
 import { createCodeSku, stockCodes } from '../test/helpers/codes.js';
 import { openPlatform, closePlatform } from '../src/platform.js';
 import { createServices } from '../src/services.js';
+import { queryRows } from '../src/db/raw.js';
 
 const claims = Number(process.env.BENCH_CLAIMS ?? 10_000);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -72,12 +73,12 @@ const raw = await drive('raw SQL baseline', async (i) => {
       client.release();
     }
   }
-  // Embedded: the same statements through the same single connection.
-  await t.platform.database.executeSql('begin');
-  const { rows } = await t.platform.database.executeSql<{ id: string }>(claimSql, [skuRaw, holder, until.toISOString()]);
-  if (rows[0]) await t.platform.database.executeSql(eventSql, [`cev_${randomUUID()}`, rows[0].id, holder]);
-  await t.platform.database.executeSql('commit');
-  return rows.length;
+  // Embedded: one connection, so the same statements inside its transaction API (which serialises them).
+  return t.platform.db.transaction(async (tx) => {
+    const rows = await queryRows<{ id: string }>(tx, claimSql, [skuRaw, holder, until.toISOString()]);
+    if (rows[0]) await queryRows(tx, eventSql, [`cev_${randomUUID()}`, rows[0].id, holder]);
+    return rows.length;
+  });
 });
 
 const check = async (sku: string) => {

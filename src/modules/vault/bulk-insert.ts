@@ -40,19 +40,20 @@ export function prepareCodes(p: Platform, keys: DataKeys, dataKey: Buffer, chunk
  * Writes a chunk of codes in one statement: one array parameter per column
  * (INSERT ... SELECT FROM unnest(...)), the same on PGlite and PostgreSQL.
  * A secret already in the vault (same keyed hash) is skipped by the unique
- * index, and the caller learns which ones from what was not returned.
+ * index (also a secret repeated within the chunk), and the caller learns
+ * which rows were skipped from the ids not returned.
  */
 export async function insertPrepared(p: Platform, db: DbOrTx, target: { batchId: string; skuId: string; state: CodeState }, c: PreparedCodes): Promise<Set<string>> {
-  const rows = await queryRows<{ secret_hmac: string }>(
+  const rows = await queryRows<{ id: string }>(
     db,
     `insert into codes (id, batch_id, sku_id, sealed, secret_hmac, last4, state, expires_at, created_at)
      select u.id, $1, $2, decode(u.sealed, 'base64'), u.hmac, u.last4, $3, u.expires::timestamptz, $4
      from unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) as u(id, sealed, hmac, last4, expires)
      on conflict (secret_hmac) do nothing
-     returning secret_hmac`,
+     returning id`,
     [target.batchId, target.skuId, target.state, p.clock.now().toISOString(), c.ids, c.sealed, c.hmacs, c.last4, c.expires],
   );
-  return new Set(rows.map((r) => r.secret_hmac));
+  return new Set(rows.map((r) => r.id));
 }
 
 /** The keyed hash that identifies a secret without revealing it. */

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import Papa from 'papaparse';
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 
 /**
  * Streaming readers for code files: CSV, XLSX and pasted text. Each yields
@@ -163,7 +163,9 @@ function splitTextLine(l: string): string[] {
 
 async function* xlsxCells(input: Readable): AsyncGenerator<{ line: number; cells: string[] }> {
   // Styles are read because a date cell is a number with a date format: without them 2030-01-01 reads as "47484".
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, { sharedStrings: 'cache', hyperlinks: 'ignore', styles: 'cache', worksheets: 'emit' });
+  // exceljs is large: loaded on the first XLSX import, not at start-up.
+  const { default: Excel } = await import('exceljs');
+  const reader = new Excel.stream.xlsx.WorkbookReader(input, { sharedStrings: 'cache', hyperlinks: 'ignore', styles: 'cache', worksheets: 'emit' });
   for await (const worksheet of reader) {
     for await (const row of worksheet as AsyncIterable<ExcelJS.Row>) {
       const values = (row.values as unknown[]).slice(1).map(cellText);

@@ -103,7 +103,6 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
     let rejectedCount = 0;
     let total = 0;
     let accepted = 0;
-    const seen = new Set<string>();
     const reject = (line: number, reason: string) => {
       rejectedCount++;
       if (rejections.length < MAX_REPORTED_REJECTIONS) rejections.push({ line, reason });
@@ -122,23 +121,22 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
           if (pending.length === 0) return;
           const chunk = pending;
           pending = [];
-          // In all-or-nothing mode, once the file is known bad, only look for more errors.
-          if (meta.mode === 'all_or_nothing' && rejectedCount > 0) {
-            await inFlight;
-            const found = await queryRows<{ secret_hmac: string }>(tx, 'select secret_hmac from codes where secret_hmac = any($1::text[])', [chunk.map((c) => c.hmac)]);
-            const inVault = new Set(found.map((f) => f.secret_hmac));
-            chunk.forEach((c) => inVault.has(c.hmac) && reject(c.line, 'duplicate: already in the vault'));
-            return;
-          }
+          // A refused file is still written to the end (then rolled back): the unique index is what finds every duplicate.
           const prepared = prepareCodes(p, keys, dataKey, chunk, meta.expiresAt);
           await inFlight;
           if (writeError) throw writeError;
-          inFlight = insertPrepared(p, tx, { batchId, skuId: meta.skuId, state: 'available' }, prepared).then(
-            (inserted) => chunk.forEach((c) => (inserted.has(c.hmac) ? accepted++ : reject(c.line, 'duplicate: already in the vault'))),
-            (err: unknown) => {
+          inFlight = insertPrepared(p, tx, { batchId, skuId: meta.skuId, state: 'available' }, prepared)
+            .then(async (inserted) => {
+              const clashes = chunk.filter((_c, i) => !inserted.has(prepared.ids[i]!));
+              // The unique index finds duplicates, within the file too (no set of every hash in memory);
+              // a clash with this very batch is a line repeated in the file.
+              const inThisFile = clashes.length ? new Set((await queryRows<{ secret_hmac: string }>(tx, 'select secret_hmac from codes where secret_hmac = any($1::text[]) and batch_id = $2', [clashes.map((c) => c.hmac), batchId])).map((r) => r.secret_hmac)) : new Set<string>();
+              accepted += chunk.length - clashes.length;
+              for (const c of clashes) reject(c.line, inThisFile.has(c.hmac) ? 'duplicate: appears earlier in this file' : 'duplicate: already in the vault');
+            })
+            .catch((err: unknown) => {
               writeError = err;
-            },
-          );
+            });
         };
         try {
           const now = p.clock.now();
@@ -150,12 +148,6 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
               continue;
             }
             const h = secretHmac(p.hmacKey, checked.secret);
-            // 128 bits of the hash are plenty to tell rows of one file apart, at half the memory.
-            if (seen.has(h.slice(0, 32))) {
-              reject(checked.line, 'duplicate: appears earlier in this file');
-              continue;
-            }
-            seen.add(h.slice(0, 32));
             pending.push({ line: checked.line, cardNumber: checked.cardNumber, secret: checked.secret, expiresAt: checked.expiresAt, hmac: h });
             if (pending.length >= CHUNK) await flush();
           }
