@@ -188,6 +188,8 @@ export function loadConfig(env: Env = process.env) {
     supplierUrlAllowlist,
     jobsEnabled: bool(env, 'JOBS_ENABLED', true),
     seedDemo: bool(env, 'SEED_DEMO', nodeEnv !== 'production'),
+    demoSupplier: bool(env, 'DEMO_SUPPLIER', nodeEnv !== 'production'),
+    demoSupplierPort: int(env, 'DEMO_SUPPLIER_PORT', 4010, 0, 65535),
   };
 }
 

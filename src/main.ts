@@ -4,6 +4,7 @@ import { openPlatform, closePlatform } from './platform.js';
 import { createServices } from './services.js';
 import { buildApp } from './app.js';
 import { seedDemo } from './seed/demo.js';
+import { startDemoSupplier } from './seed/demo-supplier.js';
 import { startJobEngine, type JobEngine } from './modules/jobs/engine.js';
 import { jobDefinitions } from './modules/jobs/definitions.js';
 
@@ -24,7 +25,8 @@ async function main() {
   const log = platform.logger;
   log.info({ database: platform.database.kind, cache: platform.kv.kind }, 'platform opened, migrations applied');
 
-  const seed = config.seedDemo ? await seedDemo(platform, services) : { seeded: false, logins: [] };
+  const supplier = config.demoSupplier ? await startDemoSupplier(platform, config.demoSupplierPort) : null;
+  const seed = config.seedDemo ? await seedDemo(platform, services, { supplier }) : { seeded: false, logins: [] };
   const jobs: JobEngine | null = config.jobsEnabled ? await startJobEngine(platform, jobDefinitions(services, config)) : null;
   const app = await buildApp(platform, services);
   await app.listen({ host: config.host, port: config.port });
@@ -37,6 +39,7 @@ async function main() {
     `  API docs    ${base}/docs`,
     `  health      ${base}/healthz  ${base}/readyz`,
   ];
+  if (supplier) lines.push(`  supplier    demo supplier simulator at ${supplier.url}`);
   if (seed.logins.length) {
     lines.push(seed.seeded ? '  demo data seeded; logins:' : `  demo logins (from ${config.dataDir}/demo-logins.json):`);
     for (const l of seed.logins) lines.push(`    ${l.role.padEnd(10)} ${l.email.padEnd(22)} ${l.password}`);
@@ -50,6 +53,7 @@ async function main() {
     log.info({ signal }, 'shutting down');
     await app.close();
     await jobs?.stop();
+    await supplier?.close();
     await closePlatform(platform);
     process.exit(0);
   };

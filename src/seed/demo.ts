@@ -7,6 +7,7 @@ import type { Services } from '../services.js';
 import { staffUsers } from '../modules/auth/schema.js';
 import type { Role } from '../modules/auth/permissions.js';
 import { randomToken } from '../lib/ids.js';
+import { registerDemoSupplier, type DemoSupplier } from './demo-supplier.js';
 
 export interface DemoLogin {
   role: Role;
@@ -36,7 +37,7 @@ function randomSecret(len: number): string {
  * Does nothing when staff accounts exist. Passwords are random and written
  * to DATA_DIR/demo-logins.json (mode 600) unless given.
  */
-export async function seedDemo(p: Platform, s: Services, opts: { password?: string } = {}): Promise<{ seeded: boolean; logins: DemoLogin[] }> {
+export async function seedDemo(p: Platform, s: Services, opts: { password?: string; supplier?: DemoSupplier | null } = {}): Promise<{ seeded: boolean; logins: DemoLogin[] }> {
   const loginsFile = join(p.config.dataDir, 'demo-logins.json');
   const [{ n } = { n: 0 }] = await p.db.select({ n: count() }).from(staffUsers);
   if (Number(n) > 0) {
@@ -75,8 +76,10 @@ export async function seedDemo(p: Platform, s: Services, opts: { password?: stri
       codes: 0,
     },
   ];
+  const skuIds: Record<string, string> = {};
   for (const item of catalog) {
     const product = await s.catalog.createProduct({ ...item.product, skus: [item.sku] });
+    skuIds[item.product.brand] = product.skus[0]!.id;
     if (item.codes > 0) {
       const skuId = product.skus[0]!.id;
       const expiresAt = new Date(p.clock.now().getTime() + 365 * 24 * 3600 * 1000);
@@ -87,6 +90,8 @@ export async function seedDemo(p: Platform, s: Services, opts: { password?: stri
       await s.vault.importCodes({ skuId, supplier: 'demo-supplier', unitCostFen: item.sku.costFen, expiresAt, mode: 'all_or_nothing', source: 'text' }, rows(), actor);
     }
   }
+
+  if (opts.supplier) await registerDemoSupplier(s, opts.supplier, { steam: skuIds['Steam'], tencentVideo: skuIds['腾讯视频'], hokTopup: skuIds['王者荣耀'] }, actor);
 
   const distributor = await s.agents.create({ name: '华东总代 East China Distributor', role: 'distributor' });
   const subAgent = await s.agents.create({ name: '杭州代理 Hangzhou Agent', role: 'sub_agent', parentId: distributor.id });

@@ -51,7 +51,7 @@ describe('npm start', () => {
     const fresh = await freshDatabaseEnv();
     cleanups.push(fresh.cleanup);
     const port = await freePort();
-    const env = { ...fresh.env, PORT: String(port), LOG_LEVEL: 'warn', SESSION_SECRET: '', VAULT_MASTER_KEYS: '', HMAC_KEY: '' };
+    const env = { ...fresh.env, PORT: String(port), LOG_LEVEL: 'warn', SESSION_SECRET: '', VAULT_MASTER_KEYS: '', HMAC_KEY: '', DEMO_SUPPLIER_PORT: '0' };
     const first = startMain(env);
     const banner = await first.ready;
     expect(banner).toContain('demo data seeded; logins:');
@@ -69,6 +69,10 @@ describe('npm start', () => {
     expect(products.data.filter((p) => p.kind === 'code').every((p) => p.skus[0]!.available > 0)).toBe(true);
     const agents = (await (await fetch(`${base}/admin/agents`, { headers: auth })).json()) as { data: { depth: number }[] };
     expect(agents.data.map((a) => a.depth).sort()).toEqual([1, 2, 3]);
+    // The demo's upstream supplier is the simulator, registered, synced and routed to.
+    const suppliers = (await (await fetch(`${base}/admin/suppliers`, { headers: auth })).json()) as { data: { name: string; health: string }[] };
+    expect(suppliers.data.map((s) => s.name)).toEqual(['Demo supplier (simulator)']);
+    expect(banner).toContain('demo supplier simulator at http://127.0.0.1:');
     expect(await stopChild(first.child)).toBe(0);
 
     const second = startMain(env);
