@@ -1,4 +1,5 @@
-import { and, desc, eq, like, lt, type SQL } from 'drizzle-orm';
+import { desc, eq, like, type SQL } from 'drizzle-orm';
+import { pageFilter } from '../../db/paging.js';
 import { randomInt } from 'node:crypto';
 import type { Platform } from '../../platform.js';
 import { AppError, notFound } from '../../lib/errors.js';
@@ -49,14 +50,13 @@ export function createAgentService(p: Platform) {
   }
 
   async function list(q: { limit: number; cursor?: string; underAgentId?: string }): Promise<PageResult<AgentView>> {
-    const where: SQL[] = [];
-    if (q.cursor) where.push(lt(agents.id, q.cursor));
+    let downline: SQL | undefined;
     if (q.underAgentId) {
       const [root] = await p.db.select().from(agents).where(eq(agents.id, q.underAgentId));
       if (!root) throw notFound('agent', q.underAgentId);
-      where.push(like(agents.path, `${root.path}/%`));
+      downline = like(agents.path, `${root.path}/%`);
     }
-    const rows = await p.db.select().from(agents).where(where.length ? and(...where) : undefined).orderBy(desc(agents.id)).limit(q.limit + 1);
+    const rows = await p.db.select().from(agents).where(pageFilter(agents.id, q.cursor, downline)).orderBy(desc(agents.id)).limit(q.limit + 1);
     return toPage(rows.map(toView), q.limit);
   }
 

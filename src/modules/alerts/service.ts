@@ -1,4 +1,5 @@
-import { and, desc, eq, isNull, lt, type SQL } from 'drizzle-orm';
+import { and, desc, eq, isNull } from 'drizzle-orm';
+import { pageFilter } from '../../db/paging.js';
 import type { Platform } from '../../platform.js';
 import type { DbOrTx } from '../../db/client.js';
 import { newId } from '../../lib/ids.js';
@@ -64,11 +65,8 @@ export function createAlertService(p: Platform) {
   }
 
   async function list(q: { limit: number; cursor?: string; open?: boolean; kind?: string }): Promise<PageResult<AlertView>> {
-    const where: SQL[] = [];
-    if (q.cursor) where.push(lt(alerts.id, q.cursor));
-    if (q.open) where.push(isNull(alerts.clearedAt));
-    if (q.kind) where.push(eq(alerts.kind, q.kind));
-    const rows = await p.db.select().from(alerts).where(where.length ? and(...where) : undefined).orderBy(desc(alerts.id)).limit(q.limit + 1);
+    const where = pageFilter(alerts.id, q.cursor, q.open ? isNull(alerts.clearedAt) : undefined, q.kind ? eq(alerts.kind, q.kind) : undefined);
+    const rows = await p.db.select().from(alerts).where(where).orderBy(desc(alerts.id)).limit(q.limit + 1);
     return toPage(rows.map(toView), q.limit);
   }
 

@@ -1,4 +1,5 @@
-import { and, desc, eq, isNull, lt, type SQL } from 'drizzle-orm';
+import { and, desc, eq, isNull, lt } from 'drizzle-orm';
+import { pageFilter } from '../../db/paging.js';
 import { authenticator } from 'otplib';
 import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Platform } from '../../platform.js';
@@ -115,7 +116,7 @@ export function createAuthService(p: Platform, audit: AuditService) {
     const rows = await p.db
       .select()
       .from(staffUsers)
-      .where(q.cursor ? lt(staffUsers.id, q.cursor) : undefined)
+      .where(pageFilter(staffUsers.id, q.cursor))
       .orderBy(desc(staffUsers.id))
       .limit(q.limit + 1);
     return toPage(rows.map(toStaffView), q.limit);
@@ -245,9 +246,7 @@ export function createAuthService(p: Platform, audit: AuditService) {
   }
 
   async function listApiKeys(q: { limit: number; cursor?: string }) {
-    const where: SQL[] = [];
-    if (q.cursor) where.push(lt(apiKeys.id, q.cursor));
-    const rows = await p.db.select().from(apiKeys).where(where.length ? and(...where) : undefined).orderBy(desc(apiKeys.id)).limit(q.limit + 1);
+    const rows = await p.db.select().from(apiKeys).where(pageFilter(apiKeys.id, q.cursor)).orderBy(desc(apiKeys.id)).limit(q.limit + 1);
     return toPage(
       rows.map((k) => ({
         id: k.id,

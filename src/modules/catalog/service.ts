@@ -1,4 +1,5 @@
-import { and, desc, eq, inArray, like, lt } from 'drizzle-orm';
+import { and, desc, eq, inArray, like } from 'drizzle-orm';
+import { pageFilter } from '../../db/paging.js';
 import type { AuditService } from '../audit/service.js';
 import type { Platform } from '../../platform.js';
 import { AppError, notFound } from '../../lib/errors.js';
@@ -123,7 +124,7 @@ export function createCatalogService(p: Platform, deps: { audit: AuditService })
     const rows = await p.db
       .select()
       .from(products)
-      .where(q.cursor ? lt(products.id, q.cursor) : undefined)
+      .where(pageFilter(products.id, q.cursor))
       .orderBy(desc(products.id))
       .limit(q.limit + 1);
     const page = toPage(rows, q.limit);

@@ -1,4 +1,5 @@
-import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import { and, desc, eq, inArray } from 'drizzle-orm';
+import { pageFilter } from '../../db/paging.js';
 import type { Platform } from '../../platform.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
@@ -108,7 +109,7 @@ export function createCustomerService(p: Platform) {
     const rows = await p.db
       .select()
       .from(customers)
-      .where(q.cursor ? lt(customers.id, q.cursor) : undefined)
+      .where(pageFilter(customers.id, q.cursor))
       .orderBy(desc(customers.id))
       .limit(q.limit + 1);
     const page = toPage(rows, q.limit);

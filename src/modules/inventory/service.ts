@@ -1,4 +1,5 @@
-import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
+import { pageFilter } from '../../db/paging.js';
 import type { Platform } from '../../platform.js';
 import type { DbOrTx } from '../../db/client.js';
 import { AppError, notFound } from '../../lib/errors.js';
@@ -75,10 +76,8 @@ export function createInventoryService(p: Platform, deps: { audit: AuditService;
   }
 
   async function list(q: { limit: number; cursor?: string; skuId?: string }) {
-    const where: SQL[] = [eq(stockAllocations.status, 'active')];
-    if (q.cursor) where.push(lt(stockAllocations.id, q.cursor));
-    if (q.skuId) where.push(eq(stockAllocations.skuId, q.skuId));
-    const rows = await p.db.select().from(stockAllocations).where(and(...where)).orderBy(desc(stockAllocations.id)).limit(q.limit + 1);
+    const where = pageFilter(stockAllocations.id, q.cursor, eq(stockAllocations.status, 'active'), q.skuId ? eq(stockAllocations.skuId, q.skuId) : undefined);
+    const rows = await p.db.select().from(stockAllocations).where(where).orderBy(desc(stockAllocations.id)).limit(q.limit + 1);
     const page = toPage(rows, q.limit);
     const data = [];
     for (const a of page.data) data.push(toView(a, await deps.vault.availableIn(a.skuId, a.id)));

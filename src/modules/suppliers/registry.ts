@@ -1,4 +1,5 @@
-import { and, asc, desc, eq, inArray, lt, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+import { pageFilter } from '../../db/paging.js';
 import { AppError } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import { toPage, type PageResult } from '../../lib/pagination.js';
@@ -99,7 +100,7 @@ export function createRegistry(ctx: SupplierContext, guard: MarginGuard) {
     const rows = await p.db
       .select()
       .from(suppliers)
-      .where(q.cursor ? lt(suppliers.id, q.cursor) : undefined)
+      .where(pageFilter(suppliers.id, q.cursor))
       .orderBy(desc(suppliers.id))
       .limit(q.limit + 1);
     const page = toPage(rows, q.limit);
@@ -139,23 +140,23 @@ export function createRegistry(ctx: SupplierContext, guard: MarginGuard) {
 
   async function listSupplierProducts(supplierId: string, q: { limit: number; cursor?: string }): Promise<PageResult<SupplierProductView>> {
     await ctx.getSupplier(supplierId);
-    const where: SQL[] = [eq(supplierProducts.supplierId, supplierId)];
-    if (q.cursor) where.push(lt(supplierProducts.id, q.cursor));
-    const rows = await p.db.select().from(supplierProducts).where(and(...where)).orderBy(desc(supplierProducts.id)).limit(q.limit + 1);
+    const rows = await p.db.select().from(supplierProducts).where(pageFilter(supplierProducts.id, q.cursor, eq(supplierProducts.supplierId, supplierId))).orderBy(desc(supplierProducts.id)).limit(q.limit + 1);
     const page = toPage(rows, q.limit);
     return { ...page, data: page.data.map(supplierProductView) };
   }
 
   async function listOrders(q: { limit: number; cursor?: string; status?: string; purchaseId?: string; supplierId?: string }): Promise<PageResult<SupplierOrderView>> {
-    const where: SQL[] = [];
-    if (q.cursor) where.push(lt(supplierOrders.id, q.cursor));
-    if (q.status) where.push(eq(supplierOrders.status, q.status));
-    if (q.purchaseId) where.push(eq(supplierOrders.purchaseId, q.purchaseId));
-    if (q.supplierId) where.push(eq(supplierOrders.supplierId, q.supplierId));
+    const where = pageFilter(
+      supplierOrders.id,
+      q.cursor,
+      q.status ? eq(supplierOrders.status, q.status) : undefined,
+      q.purchaseId ? eq(supplierOrders.purchaseId, q.purchaseId) : undefined,
+      q.supplierId ? eq(supplierOrders.supplierId, q.supplierId) : undefined,
+    );
     const rows = await p.db
       .select()
       .from(supplierOrders)
-      .where(where.length ? and(...where) : undefined)
+      .where(where)
       .orderBy(desc(supplierOrders.id))
       .limit(q.limit + 1);
     const page = toPage(rows, q.limit);

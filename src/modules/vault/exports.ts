@@ -1,4 +1,5 @@
-import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
+import { pageFilter } from '../../db/paging.js';
 import type { Platform } from '../../platform.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
@@ -87,10 +88,7 @@ export function createExports(p: Platform, deps: { audit: AuditService; openCode
   }
 
   async function list(q: { limit: number; cursor?: string; status?: string }) {
-    const where: SQL[] = [];
-    if (q.cursor) where.push(lt(codeExports.id, q.cursor));
-    if (q.status) where.push(eq(codeExports.status, q.status));
-    const rows = await p.db.select().from(codeExports).where(where.length ? and(...where) : undefined).orderBy(desc(codeExports.id)).limit(q.limit + 1);
+    const rows = await p.db.select().from(codeExports).where(pageFilter(codeExports.id, q.cursor, q.status ? eq(codeExports.status, q.status) : undefined)).orderBy(desc(codeExports.id)).limit(q.limit + 1);
     return toPage(rows.map(toView), q.limit);
   }
 

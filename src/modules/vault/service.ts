@@ -1,8 +1,9 @@
-import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import { pageFilter } from '../../db/paging.js';
 import type { Platform } from '../../platform.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
-import { toPage, type PageResult } from '../../lib/pagination.js';
+import { toPage } from '../../lib/pagination.js';
 import type { AuditService } from '../audit/service.js';
 import type { CatalogService } from '../catalog/service.js';
 import { codeBatches, codeEvents, codes, vaultImports } from './schema.js';
@@ -269,15 +270,11 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
   }
 
   async function listCodes(q: { limit: number; cursor?: string; skuId?: string; state?: string; batchId?: string }) {
-    const where: SQL[] = [];
-    if (q.cursor) where.push(lt(codes.id, q.cursor));
-    if (q.skuId) where.push(eq(codes.skuId, q.skuId));
-    if (q.state) where.push(eq(codes.state, q.state));
-    if (q.batchId) where.push(eq(codes.batchId, q.batchId));
+    const where = pageFilter(codes.id, q.cursor, q.skuId ? eq(codes.skuId, q.skuId) : undefined, q.state ? eq(codes.state, q.state) : undefined, q.batchId ? eq(codes.batchId, q.batchId) : undefined);
     const rows = await p.db
       .select({ id: codes.id, skuId: codes.skuId, batchId: codes.batchId, last4: codes.last4, state: codes.state, allocationId: codes.allocationId, expiresAt: codes.expiresAt, orderId: codes.orderId, saleCount: codes.saleCount, createdAt: codes.createdAt })
       .from(codes)
-      .where(where.length ? and(...where) : undefined)
+      .where(where)
       .orderBy(desc(codes.id))
       .limit(q.limit + 1);
     return toPage(rows.map(toMaskedView), q.limit);
@@ -294,10 +291,7 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
   }
 
   async function listBatches(q: { limit: number; cursor?: string; skuId?: string }) {
-    const where: SQL[] = [];
-    if (q.cursor) where.push(lt(codeBatches.id, q.cursor));
-    if (q.skuId) where.push(eq(codeBatches.skuId, q.skuId));
-    const rows = await p.db.select().from(codeBatches).where(where.length ? and(...where) : undefined).orderBy(desc(codeBatches.id)).limit(q.limit + 1);
+    const rows = await p.db.select().from(codeBatches).where(pageFilter(codeBatches.id, q.cursor, q.skuId ? eq(codeBatches.skuId, q.skuId) : undefined)).orderBy(desc(codeBatches.id)).limit(q.limit + 1);
     return toPage(
       rows.map((b) => ({
         id: b.id,
