@@ -8,6 +8,7 @@ import { createAgentService } from './modules/agents/service.js';
 import { createAlertService } from './modules/alerts/service.js';
 import { createInventoryService } from './modules/inventory/service.js';
 import { createSupplierService } from './modules/suppliers/service.js';
+import { createLedgerService } from './modules/ledger/service.js';
 
 /** Every module's service, wired once; channels (HTTP, bots, mini-program) use only these. */
 export function createServices(p: Platform) {
@@ -19,12 +20,13 @@ export function createServices(p: Platform) {
   const vault = createVaultService(p, { audit, catalog });
   const inventory = createInventoryService(p, { audit, alerts, catalog, vault });
   const agents = createAgentService(p);
+  const ledger = createLedgerService(p);
   const suppliers = createSupplierService(
     p,
     { audit, catalog, alerts, importPurchasedCodes: vault.importPurchasedCodes },
     { callbackBaseUrl: p.config.publicUrl, allowedHosts: p.config.supplierUrlAllowlist.length ? p.config.supplierUrlAllowlist : undefined },
   );
-  return { audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers };
+  return { audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -22,3 +22,9 @@ export async function queryRows<R = Record<string, unknown>>(db: DbOrTx, text: s
   const res = (await db.execute(rawSql(text, values))) as unknown as { rows: R[] };
   return res.rows;
 }
+
+/** The database's own message: drizzle wraps driver errors ("Failed query: …") and keeps the original as `cause`. */
+export function databaseMessage(err: unknown): string {
+  const e = err as { cause?: { message?: string }; message?: string };
+  return e?.cause?.message ?? e?.message ?? String(err);
+}

@@ -8,3 +8,7 @@ export * from '../modules/agents/schema.js';
 export * from '../modules/inventory/schema.js';
 export * from '../modules/alerts/schema.js';
 export * from '../modules/suppliers/schema.js';
+export * from '../modules/ledger/schema.js';
+export * from '../modules/orders/schema.js';
+export * from '../modules/payments/schema.js';
+export * from '../modules/webhooks/schema.js';

@@ -1,0 +1,119 @@
+import { eq, sql } from 'drizzle-orm';
+import type { Platform } from '../../platform.js';
+import type { DbOrTx } from '../../db/client.js';
+import { databaseMessage, queryRows } from '../../db/raw.js';
+import { AppError } from '../../lib/errors.js';
+import { newId } from '../../lib/ids.js';
+import { ledgerAccounts } from './schema.js';
+import { checkPostings, type AccountSpec, type Posting } from './accounts.js';
+
+export interface LedgerPost {
+  kind: string;
+  refType?: string;
+  refId?: string;
+  memo?: string;
+  postings: Posting[];
+}
+
+export interface LedgerVerification {
+  ok: boolean;
+  transactions: number;
+  unbalancedTransactions: { id: string; sum: number }[];
+  cachedBalanceMismatches: { account: string; cached: number; entries: number }[];
+  negativeGuardedAccounts: { account: string; balance: number }[];
+}
+
+/**
+ * Posts balanced transactions. Call `post` with the caller's transaction so
+ * the money moves together with the order, refund or withdrawal it belongs to.
+ */
+export function createLedgerService(p: Platform) {
+  async function ensureAccounts(db: DbOrTx, specs: AccountSpec[]) {
+    const unique = [...new Map(specs.map((s) => [s.id, s])).values()];
+    await queryRows(
+      db,
+      `insert into ledger_accounts (id, kind, owner_type, owner_id, allow_negative, balance_fen, created_at)
+       select u.id, u.kind, u.owner_type, u.owner_id, u.allow_negative, 0, $1::timestamptz
+       from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[]) as u(id, kind, owner_type, owner_id, allow_negative)
+       on conflict (id) do nothing`,
+      [p.clock.now().toISOString(), unique.map((s) => s.id), unique.map((s) => s.kind), unique.map((s) => s.ownerType), unique.map((s) => s.ownerId), unique.map((s) => s.allowNegative)],
+    );
+  }
+
+  /**
+   * One balanced transaction. A guarded account that would go below zero
+   * makes the statement fail (CHECK constraint); that surfaces as
+   * INSUFFICIENT_FUNDS-style UNPROCESSABLE so the caller's transaction rolls back.
+   */
+  async function post(db: DbOrTx, t: LedgerPost): Promise<string> {
+    const problem = checkPostings(t.postings);
+    if (problem) throw new Error(`unbalanced ledger transaction (${t.kind}): ${problem}`);
+    await ensureAccounts(db, t.postings.map((x) => x.account));
+    const id = newId('ltx', p.clock.now());
+    const now = p.clock.now().toISOString();
+    try {
+      await queryRows(db, 'insert into ledger_transactions (id, kind, ref_type, ref_id, memo, created_at) values ($1, $2, $3, $4, $5, $6::timestamptz)', [id, t.kind, t.refType ?? null, t.refId ?? null, t.memo ?? null, now]);
+      await queryRows(
+        db,
+        `insert into ledger_entries (transaction_id, account_id, amount_fen, created_at)
+         select $1, u.account_id, u.amount, $2::timestamptz from unnest($3::text[], $4::bigint[]) as u(account_id, amount)`,
+        [id, now, t.postings.map((x) => x.account.id), t.postings.map((x) => x.amountFen)],
+      );
+    } catch (err) {
+      if (/ledger_accounts_non_negative/.test(databaseMessage(err))) {
+        throw new AppError('UNPROCESSABLE', 'insufficient balance', { code: 'INSUFFICIENT_FUNDS', kind: t.kind });
+      }
+      throw err;
+    }
+    return id;
+  }
+
+  /** Balance of one account: cached for guarded accounts, summed for platform ones. */
+  async function balance(accountId: string, db: DbOrTx = p.db): Promise<number> {
+    const [a] = await db.select().from(ledgerAccounts).where(eq(ledgerAccounts.id, accountId));
+    if (!a) return 0;
+    if (!a.allowNegative) return a.balanceFen;
+    const [row] = await queryRows<{ s: string | null }>(db, 'select sum(amount_fen)::text as s from ledger_entries where account_id = $1', [accountId]);
+    return Number(row?.s ?? 0);
+  }
+
+  async function balances(accountIds: string[]): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const id of accountIds) out[id] = await balance(id);
+    return out;
+  }
+
+  /** Every transaction balances; every guarded account's cache equals its entries and is not negative. */
+  async function verify(): Promise<LedgerVerification> {
+    const unbalanced = await queryRows<{ id: string; sum: string }>(p.db, `select transaction_id as id, sum(amount_fen)::text as sum from ledger_entries group by transaction_id having sum(amount_fen) <> 0 limit 100`);
+    const lonely = await queryRows<{ id: string }>(p.db, `select t.id from ledger_transactions t left join ledger_entries e on e.transaction_id = t.id group by t.id having count(e.id) < 2 limit 100`);
+    const mismatches = await queryRows<{ account: string; cached: string; entries: string }>(
+      p.db,
+      `select a.id as account, a.balance_fen::text as cached, coalesce(sum(e.amount_fen), 0)::text as entries
+       from ledger_accounts a left join ledger_entries e on e.account_id = a.id
+       where not a.allow_negative group by a.id having a.balance_fen <> coalesce(sum(e.amount_fen), 0) limit 100`,
+    );
+    const negative = await queryRows<{ account: string; balance: string }>(p.db, `select id as account, balance_fen::text as balance from ledger_accounts where not allow_negative and balance_fen < 0 limit 100`);
+    const [count] = await queryRows<{ n: string }>(p.db, 'select count(*)::text as n from ledger_transactions');
+    const unbalancedTransactions = [...unbalanced.map((u) => ({ id: u.id, sum: Number(u.sum) })), ...lonely.map((l) => ({ id: l.id, sum: Number.NaN }))];
+    const cachedBalanceMismatches = mismatches.map((m) => ({ account: m.account, cached: Number(m.cached), entries: Number(m.entries) }));
+    const negativeGuardedAccounts = negative.map((n) => ({ account: n.account, balance: Number(n.balance) }));
+    return {
+      ok: unbalancedTransactions.length === 0 && cachedBalanceMismatches.length === 0 && negativeGuardedAccounts.length === 0,
+      transactions: Number(count?.n ?? 0),
+      unbalancedTransactions,
+      cachedBalanceMismatches,
+      negativeGuardedAccounts,
+    };
+  }
+
+  /** Sum of all entries: zero in a healthy ledger (a cheap global check). */
+  async function globalSum(): Promise<number> {
+    const [row] = await p.db.execute<{ s: string | null }>(sql`select sum(amount_fen)::text as s from ledger_entries`).then((r) => (r as unknown as { rows: { s: string | null }[] }).rows);
+    return Number(row?.s ?? 0);
+  }
+
+  return { post, balance, balances, verify, globalSum, ensureAccounts };
+}
+
+export type LedgerService = ReturnType<typeof createLedgerService>;

@@ -1,0 +1,58 @@
+import { index, integer, jsonb, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { createdAt, tstz } from '../../db/columns.js';
+
+export const orders = pgTable(
+  'orders',
+  {
+    id: text('id').primaryKey(),
+    customerId: text('customer_id').notNull(),
+    skuId: text('sku_id').notNull(),
+    quantity: integer('quantity').notNull(),
+    unitPriceFen: integer('unit_price_fen').notNull(),
+    discountFen: integer('discount_fen').notNull().default(0),
+    amountFen: integer('amount_fen').notNull(),
+    /** Where the order came from and where its codes go: api, telegram, wechat, miniprogram, admin */
+    channel: text('channel').notNull(),
+    agentId: text('agent_id'),
+    couponId: text('coupon_id'),
+    status: text('status').notNull(),
+    paymentProvider: text('payment_provider'),
+    paymentDeadline: tstz('payment_deadline').notNull(),
+    /** For paid_awaiting_stock: what the buyer chose (wait for restock, or refund to balance). */
+    awaitingChoice: text('awaiting_choice'),
+    deliveredQuantity: integer('delivered_quantity').notNull().default(0),
+    refundedFen: integer('refunded_fen').notNull().default(0),
+    /** Channel address for delivery (chat id, openid...), never a secret. */
+    deliveryTarget: jsonb('delivery_target').$type<Record<string, unknown>>(),
+    failureReason: text('failure_reason'),
+    createdAt: createdAt(),
+    updatedAt: tstz('updated_at').notNull(),
+    paidAt: tstz('paid_at'),
+    deliveredAt: tstz('delivered_at'),
+  },
+  (t) => [index('orders_customer_idx').on(t.customerId, t.status), index('orders_status_deadline_idx').on(t.status, t.paymentDeadline), index('orders_agent_idx').on(t.agentId)],
+);
+
+/** Stored responses of retriable writes, replayed for the same key (Stripe-style). Kept at least 90 days. */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    scope: text('scope').notNull(),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    statusCode: integer('status_code'),
+    responseBody: jsonb('response_body'),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
+);
+
+/** One-time tokens that show an order's codes to its owner (a link in a bot message). */
+export const revealTokens = pgTable('reveal_tokens', {
+  id: text('id').primaryKey(),
+  orderId: text('order_id').notNull(),
+  tokenHash: text('token_hash').notNull().unique(),
+  expiresAt: tstz('expires_at').notNull(),
+  usedAt: tstz('used_at'),
+  createdAt: createdAt(),
+});
