@@ -38,7 +38,9 @@ CREATE TABLE "idempotency_keys" (
 --> statement-breakpoint
 CREATE TABLE "orders" (
 	"id" text PRIMARY KEY NOT NULL,
-	"customer_id" text NOT NULL,
+	"buyer_type" text NOT NULL,
+	"buyer_id" text NOT NULL,
+	"api_key_owner" text,
 	"sku_id" text NOT NULL,
 	"quantity" integer NOT NULL,
 	"unit_price_fen" integer NOT NULL,
@@ -154,7 +156,7 @@ CREATE INDEX "ledger_entries_tx_idx" ON "ledger_entries" USING btree ("transacti
 CREATE INDEX "ledger_entries_account_idx" ON "ledger_entries" USING btree ("account_id");--> statement-breakpoint
 CREATE INDEX "ledger_transactions_ref_idx" ON "ledger_transactions" USING btree ("ref_type","ref_id");--> statement-breakpoint
 CREATE INDEX "idempotency_keys_created_idx" ON "idempotency_keys" USING btree ("created_at");--> statement-breakpoint
-CREATE INDEX "orders_customer_idx" ON "orders" USING btree ("customer_id","status");--> statement-breakpoint
+CREATE INDEX "orders_buyer_idx" ON "orders" USING btree ("buyer_type","buyer_id","status");--> statement-breakpoint
 CREATE INDEX "orders_status_deadline_idx" ON "orders" USING btree ("status","payment_deadline");--> statement-breakpoint
 CREATE INDEX "orders_agent_idx" ON "orders" USING btree ("agent_id");--> statement-breakpoint
 CREATE INDEX "payments_order_idx" ON "payments" USING btree ("order_id");--> statement-breakpoint

@@ -186,6 +186,8 @@ export function loadConfig(env: Env = process.env) {
     vaultImportMaxBytes: int(env, 'VAULT_IMPORT_MAX_BYTES', 100 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
     vaultExpiryAlertDays: int(env, 'VAULT_EXPIRY_ALERT_DAYS', 7, 1, 365),
     supplierUrlAllowlist,
+    orderPaymentWindowMinutes: int(env, 'ORDER_PAYMENT_WINDOW_MINUTES', 10, 1, 24 * 60),
+    orderMaxUnpaidPerBuyer: int(env, 'ORDER_MAX_UNPAID_PER_BUYER', 3, 1, 100),
     jobsEnabled: bool(env, 'JOBS_ENABLED', true),
     seedDemo: bool(env, 'SEED_DEMO', nodeEnv !== 'production'),
     demoSupplier: bool(env, 'DEMO_SUPPLIER', nodeEnv !== 'production'),

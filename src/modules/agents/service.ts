@@ -2,6 +2,7 @@ import { desc, eq, like, type SQL } from 'drizzle-orm';
 import { pageFilter } from '../../db/paging.js';
 import { randomInt } from 'node:crypto';
 import type { Platform } from '../../platform.js';
+import type { DbOrTx } from '../../db/client.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import { toPage, type PageResult } from '../../lib/pagination.js';
@@ -60,12 +61,18 @@ export function createAgentService(p: Platform) {
     return toPage(rows.map(toView), q.limit);
   }
 
+  async function get(id: string, db: DbOrTx = p.db): Promise<AgentView> {
+    const [row] = await db.select().from(agents).where(eq(agents.id, id));
+    if (!row) throw notFound('agent', id);
+    return toView(row);
+  }
+
   async function byReferralCode(code: string): Promise<AgentView | null> {
     const [row] = await p.db.select().from(agents).where(eq(agents.referralCode, code.toUpperCase()));
     return row ? toView(row) : null;
   }
 
-  return { create, list, byReferralCode };
+  return { create, get, list, byReferralCode };
 }
 
 function toView(a: typeof agents.$inferSelect): AgentView {

@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, like } from 'drizzle-orm';
 import { pageFilter } from '../../db/paging.js';
 import type { AuditService } from '../audit/service.js';
+import type { DbOrTx } from '../../db/client.js';
 import type { Platform } from '../../platform.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
@@ -113,10 +114,10 @@ export function createCatalogService(p: Platform, deps: { audit: AuditService })
     return getProduct(productId);
   }
 
-  async function getProduct(id: string): Promise<ProductView> {
-    const [prod] = await p.db.select().from(products).where(eq(products.id, id));
+  async function getProduct(id: string, db: DbOrTx = p.db): Promise<ProductView> {
+    const [prod] = await db.select().from(products).where(eq(products.id, id));
     if (!prod) throw notFound('product', id);
-    const rows = await p.db.select().from(skus).where(eq(skus.productId, id));
+    const rows = await db.select().from(skus).where(eq(skus.productId, id));
     return toView(prod, rows);
   }
 
@@ -132,8 +133,9 @@ export function createCatalogService(p: Platform, deps: { audit: AuditService })
     return { ...page, data: page.data.map((prod) => toView(prod, skuRows.filter((s) => s.productId === prod.id))) };
   }
 
-  async function getSku(id: string) {
-    const [s] = await p.db.select().from(skus).where(eq(skus.id, id));
+  /** Inside a transaction pass it: the embedded database has one connection. */
+  async function getSku(id: string, db: DbOrTx = p.db) {
+    const [s] = await db.select().from(skus).where(eq(skus.id, id));
     if (!s) throw notFound('SKU', id);
     return s;
   }

@@ -13,6 +13,7 @@ export function jobDefinitions(s: Services, config: Config): JobDefinition[] {
     { name: 'vault.cleanup-stalled-imports', cron: '23 * * * *', handler: async () => void (await s.vault.cleanupStalledImports()) },
     { name: 'inventory.check-low-stock', cron: '*/5 * * * *', handler: async () => void (await s.inventory.checkLowStock()) },
     { name: 'inventory.check-expiring', cron: '7 * * * *', handler: async () => void (await s.inventory.checkExpiring(config.vaultExpiryAlertDays)) },
+    { name: 'orders.cancel-expired', cron: '* * * * *', handler: async () => void (await s.orders.cancelExpired()) },
     ...supplierJobDefinitions(s.suppliers),
   ];
 }

@@ -5,7 +5,11 @@ export const orders = pgTable(
   'orders',
   {
     id: text('id').primaryKey(),
-    customerId: text('customer_id').notNull(),
+    /** customer (a consumer) or agent (buying on its prepaid balance) */
+    buyerType: text('buyer_type').notNull(),
+    buyerId: text('buyer_id').notNull(),
+    /** The API key (partner or agent) that placed it, if any: only it may read the order through the open API. */
+    apiKeyOwner: text('api_key_owner'),
     skuId: text('sku_id').notNull(),
     quantity: integer('quantity').notNull(),
     unitPriceFen: integer('unit_price_fen').notNull(),
@@ -30,7 +34,7 @@ export const orders = pgTable(
     paidAt: tstz('paid_at'),
     deliveredAt: tstz('delivered_at'),
   },
-  (t) => [index('orders_customer_idx').on(t.customerId, t.status), index('orders_status_deadline_idx').on(t.status, t.paymentDeadline), index('orders_agent_idx').on(t.agentId)],
+  (t) => [index('orders_buyer_idx').on(t.buyerType, t.buyerId, t.status), index('orders_status_deadline_idx').on(t.status, t.paymentDeadline), index('orders_agent_idx').on(t.agentId)],
 );
 
 /** Stored responses of retriable writes, replayed for the same key (Stripe-style). Kept at least 90 days. */

@@ -63,6 +63,7 @@ export const codes = pgTable(
     index('codes_claim_free_idx').on(t.skuId, t.expiresAt).where(sql`state = 'available' and allocation_id is null`),
     index('codes_claim_allocated_idx').on(t.allocationId, t.expiresAt).where(sql`state = 'available' and allocation_id is not null`),
     index('codes_reserved_until_idx').on(t.reservedUntil).where(sql`state = 'reserved'`),
+    index('codes_reserved_by_idx').on(t.reservedBy).where(sql`state = 'reserved'`),
     index('codes_expiry_idx').on(t.expiresAt).where(sql`state in ('available', 'reserved')`),
     index('codes_order_idx').on(t.orderId).where(sql`order_id is not null`),
   ],

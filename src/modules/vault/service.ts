@@ -10,6 +10,7 @@ import { codeBatches, codeEvents, codes, vaultImports } from './schema.js';
 import { createDataKeys, type PlainCode } from './data-keys.js';
 import { insertPrepared, prepareCodes, secretHmac, type CodeToStore } from './bulk-insert.js';
 import { queryRows } from '../../db/raw.js';
+import type { DbOrTx } from '../../db/client.js';
 import { checkRow, type ImportSource, type RawCodeRow } from './import-parser.js';
 import { PatternError, checkPattern, generateCode, type CodePattern } from './code-pattern.js';
 import { createStock } from './stock.js';
@@ -246,9 +247,9 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
   }
 
   /** Decrypts codes for delivery to their buyer (the orders module). */
-  async function openCodes(codeIds: string[]): Promise<Map<string, PlainCode>> {
+  async function openCodes(codeIds: string[], db: DbOrTx = p.db): Promise<Map<string, PlainCode>> {
     if (codeIds.length === 0) return new Map();
-    const rows = await p.db
+    const rows = await db
       .select({ id: codes.id, sealed: codes.sealed, batchId: codes.batchId, dataKeySealed: codeBatches.dataKeySealed, masterKeyId: codeBatches.masterKeyId })
       .from(codes)
       .innerJoin(codeBatches, eq(codeBatches.id, codes.batchId))

@@ -55,10 +55,10 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
   // Whether a SKU's codes are shared (and how often each sells) is read on every claim; it changes rarely,
   // so it is cached for a few seconds per instance instead of costing a query per order.
   const saleRulesCache = new Map<string, { reusable: boolean; maxSalesPerCode: number; at: number }>();
-  async function saleRules(skuId: string) {
+  async function saleRules(skuId: string, db?: DbOrTx) {
     const hit = saleRulesCache.get(skuId);
     if (hit && Date.now() - hit.at < 5_000) return hit;
-    const sku = await deps.catalog.getSku(skuId);
+    const sku = await deps.catalog.getSku(skuId, db);
     const rules = { reusable: sku.reusable, maxSalesPerCode: sku.maxSalesPerCode, at: Date.now() };
     if (saleRulesCache.size > 10_000) saleRulesCache.clear();
     saleRulesCache.set(skuId, rules);
@@ -93,7 +93,7 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
    */
   async function reserve(q: { skuId: string; quantity: number; holder: string; until: Date; allocationId?: string; ctx?: TransitionContext }, tx?: DbOrTx): Promise<string[]> {
     if (!Number.isInteger(q.quantity) || q.quantity < 1) throw new AppError('VALIDATION_FAILED', 'quantity: must be a positive integer', [{ field: 'quantity', message: 'must be a positive integer' }]);
-    const sku = await saleRules(q.skuId);
+    const sku = await saleRules(q.skuId, tx);
     const run = async (db: DbOrTx) => {
       if (sku.reusable) return claimShared(db, { ...q, maxSales: sku.maxSalesPerCode });
       const fromAllocation = q.allocationId ? await claimFrom(db, { ...q, allocationId: q.allocationId }) : [];
@@ -301,5 +301,10 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
     return rows.map((r) => ({ skuId: r.sku_id, count: Number(r.n), first: r.first }));
   }
 
-  return { reserve, releaseShared, transition, releaseExpiredReservations, expireCodes, stockFigures, availableBySku, availableIn, moveToAllocation, returnFromAllocation, expiringSoon };
+  /** The codes an order holds: reserved for it, or sold to it. */
+  async function codesOfOrder(orderId: string, db?: DbOrTx): Promise<{ id: string; state: string }[]> {
+    return exec<{ id: string; state: string }>(db, `select id, state from codes where order_id = $1 or (state = 'reserved' and reserved_by = $1) order by id`, [orderId]);
+  }
+
+  return { reserve, releaseShared, codesOfOrder, transition, releaseExpiredReservations, expireCodes, stockFigures, availableBySku, availableIn, moveToAllocation, returnFromAllocation, expiringSoon };
 }

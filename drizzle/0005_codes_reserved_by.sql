@@ -1,0 +1,1 @@
+CREATE INDEX "codes_reserved_by_idx" ON "codes" USING btree ("reserved_by") WHERE state = 'reserved';

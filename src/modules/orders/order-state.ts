@@ -1,0 +1,52 @@
+/**
+ * The order state machine. A status changes only through `nextStatus`, and
+ * the SQL that applies it re-reads the order under a row lock, so duplicated
+ * or reordered signals (two payment notifications, a late one after the
+ * deadline) meet a definite state and either do nothing or are refused.
+ */
+export const orderStatuses = [
+  'pending_payment',
+  'paid',
+  'paid_awaiting_stock',
+  'fulfilling',
+  'delivered',
+  'partially_delivered',
+  'cancelled',
+  'refunded',
+  'partially_refunded',
+  'failed',
+] as const;
+export type OrderStatus = (typeof orderStatuses)[number];
+
+const transitions = {
+  pay: { from: ['pending_payment', 'cancelled'], to: 'paid' },
+  fulfil: { from: ['paid', 'paid_awaiting_stock'], to: 'fulfilling' },
+  deliver: { from: ['fulfilling'], to: 'delivered' },
+  deliver_partly: { from: ['fulfilling'], to: 'partially_delivered' },
+  await_stock: { from: ['paid', 'fulfilling'], to: 'paid_awaiting_stock' },
+  cancel: { from: ['pending_payment'], to: 'cancelled' },
+  refund: { from: ['delivered', 'partially_delivered', 'partially_refunded', 'paid_awaiting_stock'], to: 'refunded' },
+  refund_partly: { from: ['delivered', 'partially_delivered', 'partially_refunded'], to: 'partially_refunded' },
+  fail: { from: ['paid', 'fulfilling'], to: 'failed' },
+} as const satisfies Record<string, { from: readonly OrderStatus[]; to: OrderStatus }>;
+
+export type OrderEvent = keyof typeof transitions;
+
+export class OrderTransitionError extends Error {
+  constructor(
+    readonly from: OrderStatus,
+    readonly event: OrderEvent,
+  ) {
+    super(`an order that is ${from} cannot ${event.replace('_', ' ')}`);
+  }
+}
+
+export function nextStatus(from: OrderStatus, event: OrderEvent): OrderStatus {
+  const t = transitions[event];
+  if (!(t.from as readonly OrderStatus[]).includes(from)) throw new OrderTransitionError(from, event);
+  return t.to;
+}
+
+export function canApply(from: OrderStatus, event: OrderEvent): boolean {
+  return (transitions[event].from as readonly OrderStatus[]).includes(from);
+}

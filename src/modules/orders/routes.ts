@@ -1,0 +1,175 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Platform } from '../../platform.js';
+import { Page } from '../../lib/pagination.js';
+import { AppError } from '../../lib/errors.js';
+import { databaseMessage } from '../../db/raw.js';
+import { IdParams, Strict, errorResponses } from '../../http/schemas.js';
+import { staffOf } from '../../http/auth.js';
+import type { CustomerService } from '../customers/service.js';
+import { identityProviders } from '../customers/service.js';
+import { orderStatuses } from './order-state.js';
+import { createIdempotency } from './idempotency.js';
+import type { Buyer, OrderService } from './service.js';
+
+const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
+const Order = Type.Object({
+  id: Type.String(),
+  buyer_type: Type.String(),
+  buyer_id: Type.String(),
+  sku_id: Type.String(),
+  quantity: Type.Integer(),
+  unit_price_fen: Type.Integer(),
+  amount_fen: Type.Integer(),
+  channel: Type.String(),
+  agent_id: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String(),
+  payment_provider: Type.Union([Type.String(), Type.Null()]),
+  payment_deadline: Type.String(),
+  delivered_quantity: Type.Integer(),
+  refunded_fen: Type.Integer(),
+  created_at: Type.String(),
+  paid_at: Type.Union([Type.String(), Type.Null()]),
+  delivered_at: Type.Union([Type.String(), Type.Null()]),
+});
+const Code = Type.Object({ code_id: Type.String(), card_number: Type.Union([Type.String(), Type.Null()]), secret: Type.String() });
+const OrderWithCodes = Type.Object({ order: Order, codes: Type.Array(Code), usage_instructions: Type.String() });
+
+/** The API key's owner, as orders record it ("partner:p1", "agent:agt_…"). */
+const ownerOf = (request: FastifyRequest) => `${request.apiKey!.ownerType}:${request.apiKey!.ownerId}`;
+
+export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Platform; orders: OrderService; customers: CustomerService; usageInstructions: (skuId: string) => Promise<string> }) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { orders, platform } = opts;
+  const idempotency = createIdempotency(platform);
+
+  app.post(
+    '/open/v1/orders',
+    {
+      config: { signed: true },
+      schema: {
+        tags: ['open api'],
+        summary: 'Place an order (Idempotency-Key required). Paid from the prepaid balance: reserved, paid and delivered at once; the codes are in the response.',
+        headers: Type.Object({ 'idempotency-key': Type.String({ minLength: 8, maxLength: 255, pattern: '^[A-Za-z0-9_.:-]+$' }) }),
+        body: Strict({
+          sku_id: Id('sku'),
+          quantity: Type.Integer({ minimum: 1, maximum: 1000 }),
+          payment: Type.Literal('balance', { description: 'other providers are used from the bots and the mini-program' }),
+          customer: Type.Optional(Strict({ provider: Type.Union(identityProviders.map((p) => Type.Literal(p))), external_id: Type.String({ minLength: 1, maxLength: 128 }) }, { description: 'for partners: the end customer the order is for' })),
+        }),
+        response: { 201: OrderWithCodes, 200: OrderWithCodes, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const key = request.headers['idempotency-key'];
+      const owner = ownerOf(request);
+      const scope = `${owner}:orders`;
+      const b = request.body;
+      let buyer: Buyer;
+      if (request.apiKey!.ownerType === 'agent') buyer = { type: 'agent', id: request.apiKey!.ownerId };
+      else {
+        if (!b.customer) throw new AppError('VALIDATION_FAILED', 'customer: required for partner orders', [{ field: 'customer', message: 'required' }]);
+        buyer = { type: 'customer', id: (await opts.customers.resolve({ identity: { provider: b.customer.provider, externalId: b.customer.external_id } })).customerId };
+      }
+      const run = () =>
+        platform.db.transaction(async (tx) => {
+          const prior = await idempotency.lookup(tx, scope, key, b);
+          if (prior) return { status: 200, orderId: (prior.body as { order_id: string }).order_id };
+          const order = await orders.createOrder({ buyer, skuId: b.sku_id, quantity: b.quantity, channel: 'api', payment: 'balance', apiKeyOwner: owner }, tx);
+          await idempotency.store(tx, scope, key, b, 201, { order_id: order.id });
+          return { status: 201, orderId: order.id };
+        });
+      let result: { status: number; orderId: string };
+      try {
+        result = await run();
+      } catch (err) {
+        // A twin request with the same key committed first: replay its result.
+        if (!/idempotency_keys_pkey|duplicate key/.test(databaseMessage(err))) throw err;
+        result = await run();
+      }
+      const order = await orders.get(result.orderId);
+      // Codes are never stored with the idempotent response; they are read again for their owner.
+      const codes = order.status === 'delivered' || order.status === 'partially_delivered' ? await orders.revealCodes(order.id, { apiKeyOwner: owner }) : [];
+      return reply.code(result.status).send({ order, codes, usage_instructions: await opts.usageInstructions(order.sku_id) });
+    },
+  );
+
+  app.get(
+    '/open/v1/orders/:id',
+    { config: { signed: true }, schema: { tags: ['open api'], summary: 'One of your orders (without codes)', params: IdParams('ord'), response: { 200: Order, ...errorResponses } } },
+    async (request) => orders.getOwned(request.params.id, ownerOf(request)),
+  );
+
+  app.get(
+    '/open/v1/orders/:id/codes',
+    { config: { signed: true }, schema: { tags: ['open api'], summary: 'The codes of one of your delivered orders (marks them revealed; audited)', params: IdParams('ord'), response: { 200: OrderWithCodes, ...errorResponses } } },
+    async (request) => {
+      const codes = await orders.revealCodes(request.params.id, { apiKeyOwner: ownerOf(request) });
+      const order = await orders.get(request.params.id);
+      return { order, codes, usage_instructions: await opts.usageInstructions(order.sku_id) };
+    },
+  );
+
+  app.get(
+    '/open/v1/orders',
+    {
+      config: { signed: true },
+      schema: { tags: ['open api'], summary: 'Your orders, newest first', querystring: Strict({ limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }), cursor: Type.Optional(Id('ord')), status: Type.Optional(Type.Union(orderStatuses.map((s) => Type.Literal(s)))) }), response: { 200: Page(Order), ...errorResponses } },
+    },
+    async (request) => orders.list({ ...request.query, apiKeyOwner: ownerOf(request) }),
+  );
+
+  // ---- admin ----
+  const tags = ['admin: orders'];
+  app.get(
+    '/admin/orders',
+    {
+      config: { permission: 'orders:read' },
+      schema: {
+        tags,
+        summary: 'Orders, newest first',
+        querystring: Strict({ limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }), cursor: Type.Optional(Id('ord')), status: Type.Optional(Type.Union(orderStatuses.map((s) => Type.Literal(s)))), buyer_type: Type.Optional(Type.Union([Type.Literal('customer'), Type.Literal('agent')])), buyer_id: Type.Optional(Type.String({ maxLength: 64 })) }),
+        response: { 200: Page(Order), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      return orders.list({ limit: q.limit, cursor: q.cursor, status: q.status, buyer: q.buyer_type && q.buyer_id ? { type: q.buyer_type, id: q.buyer_id } : undefined });
+    },
+  );
+
+  app.get('/admin/orders/:id', { config: { permission: 'orders:read' }, schema: { tags, summary: 'One order (codes are never shown here)', params: IdParams('ord'), response: { 200: Order, ...errorResponses } } }, async (request) => orders.get(request.params.id));
+
+  app.post(
+    '/admin/orders/:id/refund',
+    {
+      config: { permission: 'orders:refund' },
+      schema: {
+        tags,
+        summary: 'Refund to the buyer\'s balance: unrevealed codes return to stock; revealed ones need after_sales=true and are voided',
+        params: IdParams('ord'),
+        body: Strict({ reason: Type.String({ minLength: 3, maxLength: 500 }), after_sales: Type.Optional(Type.Boolean()) }),
+        response: { 200: Order, ...errorResponses },
+      },
+    },
+    async (request) => orders.refund(request.params.id, { reason: request.body.reason, afterSales: request.body.after_sales }, staffOf(request)),
+  );
+
+  app.post(
+    '/admin/balances/credit',
+    {
+      config: { permission: 'finance:withdrawals' },
+      schema: {
+        tags: ['admin: finance'],
+        summary: 'Credit a prepaid balance (an agent\'s bank transfer received, a customer\'s top-up); audited',
+        body: Strict({ buyer_type: Type.Union([Type.Literal('customer'), Type.Literal('agent')]), buyer_id: Type.String({ pattern: '^(cus|agt)_[0-9A-HJKMNP-TV-Z]{26}$' }), amount_fen: Type.Integer({ minimum: 1, maximum: 100_000_000_00 }), reference: Type.String({ minLength: 3, maxLength: 128 }) }),
+        response: { 200: Type.Object({ balance_fen: Type.Integer() }), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const b = request.body;
+      return { balance_fen: await orders.creditBalance({ type: b.buyer_type, id: b.buyer_id }, b.amount_fen, b.reference, staffOf(request)) };
+    },
+  );
+}
