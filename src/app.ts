@@ -24,6 +24,7 @@ import { vaultRoutes } from './modules/vault/routes.js';
 import { inventoryRoutes } from './modules/inventory/routes.js';
 import { supplierRoutes } from './modules/suppliers/routes.js';
 import { orderRoutes } from './modules/orders/routes.js';
+import { paymentRoutes } from './modules/payments/routes.js';
 
 /** Builds the HTTP face of the platform from plugins and modules; nothing else happens here. */
 export async function buildApp(platform: Platform, services: Services): Promise<FastifyInstance> {
@@ -85,7 +86,8 @@ export async function buildApp(platform: Platform, services: Services): Promise<
   await app.register(alertRoutes, { alerts: services.alerts });
   await app.register(vaultRoutes, { vault: services.vault, maxImportBytes: config.vaultImportMaxBytes });
   await app.register(supplierRoutes, { suppliers: services.suppliers });
-  await app.register(orderRoutes, { platform, orders: services.orders, customers: services.customers, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions });
+  await app.register(paymentRoutes, { payments: services.payments });
+  await app.register(orderRoutes, { platform, orders: services.orders, payments: services.payments, customers: services.customers, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions });
   await app.register(inventoryRoutes, { inventory: services.inventory, vault: services.vault, expiringWithinDays: config.vaultExpiryAlertDays });
 
   return app;

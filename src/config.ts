@@ -106,6 +106,37 @@ function loadOrCreateDevSecrets(dataDir: string): GeneratedSecrets {
   return secrets;
 }
 
+/** WeChat Pay API v3 merchant settings: all or none. */
+function wechatPayConfig(env: Env) {
+  const names = ['WECHAT_PAY_APP_ID', 'WECHAT_PAY_MCH_ID', 'WECHAT_PAY_SERIAL_NO', 'WECHAT_PAY_PRIVATE_KEY_FILE', 'WECHAT_PAY_API_V3_KEY', 'WECHAT_PAY_PLATFORM_KEYS_FILE'] as const;
+  const given = names.filter((n) => optional(env, n));
+  if (given.length === 0) return null;
+  const missing = names.find((n) => !optional(env, n));
+  if (missing) fail(missing, 'is required when any WECHAT_PAY_ setting is given', undefined);
+  const apiV3Key = optional(env, 'WECHAT_PAY_API_V3_KEY')!;
+  if (Buffer.byteLength(apiV3Key) !== 32) fail('WECHAT_PAY_API_V3_KEY', 'must be 32 bytes', '***');
+  const read = (name: string) => {
+    const file = optional(env, name)!;
+    if (!existsSync(file)) fail(name, 'must name a readable file', file);
+    return readFileSync(file, 'utf8');
+  };
+  let platformPublicKeys: Record<string, string>;
+  try {
+    platformPublicKeys = JSON.parse(read('WECHAT_PAY_PLATFORM_KEYS_FILE')) as Record<string, string>;
+  } catch {
+    return fail('WECHAT_PAY_PLATFORM_KEYS_FILE', 'must hold JSON {"serial": "-----BEGIN PUBLIC KEY-----..."}', optional(env, 'WECHAT_PAY_PLATFORM_KEYS_FILE'));
+  }
+  return {
+    baseUrl: url(env, 'WECHAT_PAY_BASE_URL', ['https:', 'http:']),
+    appId: optional(env, 'WECHAT_PAY_APP_ID')!,
+    mchId: optional(env, 'WECHAT_PAY_MCH_ID')!,
+    merchantSerialNo: optional(env, 'WECHAT_PAY_SERIAL_NO')!,
+    merchantPrivateKeyPem: read('WECHAT_PAY_PRIVATE_KEY_FILE'),
+    apiV3Key,
+    platformPublicKeys,
+  };
+}
+
 export function loadConfig(env: Env = process.env) {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
   const port = int(env, 'PORT', 3000, 0, 65535);
@@ -188,6 +219,8 @@ export function loadConfig(env: Env = process.env) {
     supplierUrlAllowlist,
     orderPaymentWindowMinutes: int(env, 'ORDER_PAYMENT_WINDOW_MINUTES', 10, 1, 24 * 60),
     orderMaxUnpaidPerBuyer: int(env, 'ORDER_MAX_UNPAID_PER_BUYER', 3, 1, 100),
+    sandboxPayments: bool(env, 'SANDBOX_PAYMENTS', nodeEnv !== 'production'),
+    wechatPay: wechatPayConfig(env),
     jobsEnabled: bool(env, 'JOBS_ENABLED', true),
     seedDemo: bool(env, 'SEED_DEMO', nodeEnv !== 'production'),
     demoSupplier: bool(env, 'DEMO_SUPPLIER', nodeEnv !== 'production'),

@@ -10,6 +10,11 @@ import { createInventoryService } from './modules/inventory/service.js';
 import { createSupplierService } from './modules/suppliers/service.js';
 import { createLedgerService } from './modules/ledger/service.js';
 import { createOrderService } from './modules/orders/service.js';
+import { createPaymentService } from './modules/payments/service.js';
+import { createSandboxProvider } from './modules/payments/sandbox.js';
+import { createWeChatPayProvider } from './modules/payments/wechat-pay.js';
+import { hmacSha256Hex } from './lib/crypto.js';
+import type { PaymentProvider, ProviderName } from './modules/payments/provider.js';
 
 /** Every module's service, wired once; channels (HTTP, bots, mini-program) use only these. */
 export function createServices(p: Platform) {
@@ -28,7 +33,19 @@ export function createServices(p: Platform) {
     { audit, catalog, alerts, importPurchasedCodes: vault.importPurchasedCodes },
     { callbackBaseUrl: p.config.publicUrl, allowedHosts: p.config.supplierUrlAllowlist.length ? p.config.supplierUrlAllowlist : undefined },
   );
-  return { audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, orders };
+  const payments = createPaymentService(p, { orders }, paymentProviders(p), { notifyBaseUrl: p.config.publicUrl });
+  return { audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, orders, payments };
 }
+
+/** The payment providers this installation has: the sandbox outside production, WeChat Pay when configured. */
+export function paymentProviders(p: Platform): Partial<Record<ProviderName, PaymentProvider>> {
+  const out: Partial<Record<ProviderName, PaymentProvider>> = {};
+  if (p.config.sandboxPayments) out.sandbox = createSandboxProvider({ secret: sandboxSecret(p), clock: p.clock });
+  if (p.config.wechatPay) out.wechat = createWeChatPayProvider(p.config.wechatPay, p.clock);
+  return out;
+}
+
+/** The sandbox's notification secret, derived from this installation's HMAC key (the demo signs with it). */
+export const sandboxSecret = (p: Platform) => hmacSha256Hex(p.hmacKey, 'sandbox-payments');
 
 export type Services = ReturnType<typeof createServices>;

@@ -13,7 +13,15 @@ export function jobDefinitions(s: Services, config: Config): JobDefinition[] {
     { name: 'vault.cleanup-stalled-imports', cron: '23 * * * *', handler: async () => void (await s.vault.cleanupStalledImports()) },
     { name: 'inventory.check-low-stock', cron: '*/5 * * * *', handler: async () => void (await s.inventory.checkLowStock()) },
     { name: 'inventory.check-expiring', cron: '7 * * * *', handler: async () => void (await s.inventory.checkExpiring(config.vaultExpiryAlertDays)) },
-    { name: 'orders.cancel-expired', cron: '* * * * *', handler: async () => void (await s.orders.cancelExpired()) },
+    {
+      name: 'orders.cancel-expired',
+      cron: '* * * * *',
+      handler: async () => {
+        // A notification may have been lost: ask the provider before giving the codes back.
+        for (const id of await s.orders.dueForCancel()) await s.payments.reconcile(id).catch(() => undefined);
+        await s.orders.cancelExpired();
+      },
+    },
     ...supplierJobDefinitions(s.suppliers),
   ];
 }

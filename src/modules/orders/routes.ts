@@ -12,6 +12,7 @@ import { identityProviders } from '../customers/service.js';
 import { orderStatuses } from './order-state.js';
 import { createIdempotency } from './idempotency.js';
 import type { Buyer, OrderService } from './service.js';
+import type { PaymentService } from '../payments/service.js';
 
 const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 const Order = Type.Object({
@@ -35,11 +36,17 @@ const Order = Type.Object({
 });
 const Code = Type.Object({ code_id: Type.String(), card_number: Type.Union([Type.String(), Type.Null()]), secret: Type.String() });
 const OrderWithCodes = Type.Object({ order: Order, codes: Type.Array(Code), usage_instructions: Type.String() });
+const OrderResult = Type.Object({
+  order: Order,
+  codes: Type.Array(Code),
+  usage_instructions: Type.String(),
+  payment: Type.Optional(Type.Object({ payment_id: Type.String(), trade_no: Type.String(), provider: Type.String(), amount_fen: Type.Integer(), client_params: Type.Record(Type.String(), Type.Unknown()) })),
+});
 
 /** The API key's owner, as orders record it ("partner:p1", "agent:agt_…"). */
 const ownerOf = (request: FastifyRequest) => `${request.apiKey!.ownerType}:${request.apiKey!.ownerId}`;
 
-export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Platform; orders: OrderService; customers: CustomerService; usageInstructions: (skuId: string) => Promise<string> }) {
+export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Platform; orders: OrderService; payments: PaymentService; customers: CustomerService; usageInstructions: (skuId: string) => Promise<string> }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { orders, platform } = opts;
   const idempotency = createIdempotency(platform);
@@ -55,10 +62,11 @@ export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Pl
         body: Strict({
           sku_id: Id('sku'),
           quantity: Type.Integer({ minimum: 1, maximum: 1000 }),
-          payment: Type.Literal('balance', { description: 'other providers are used from the bots and the mini-program' }),
+          payment: Type.Union([Type.Literal('balance'), Type.Literal('wechat'), Type.Literal('sandbox')], { description: 'balance pays at once; wechat and sandbox return what the client needs to pay' }),
+          payer_openid: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'WeChat openid of the payer (JSAPI)' })),
           customer: Type.Optional(Strict({ provider: Type.Union(identityProviders.map((p) => Type.Literal(p))), external_id: Type.String({ minLength: 1, maxLength: 128 }) }, { description: 'for partners: the end customer the order is for' })),
         }),
-        response: { 201: OrderWithCodes, 200: OrderWithCodes, ...errorResponses },
+        response: { 201: OrderResult, 200: OrderResult, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -76,7 +84,8 @@ export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Pl
         platform.db.transaction(async (tx) => {
           const prior = await idempotency.lookup(tx, scope, key, b);
           if (prior) return { status: 200, orderId: (prior.body as { order_id: string }).order_id };
-          const order = await orders.createOrder({ buyer, skuId: b.sku_id, quantity: b.quantity, channel: 'api', payment: 'balance', apiKeyOwner: owner }, tx);
+          if (b.payment !== 'balance' && !opts.payments.configured(b.payment)) throw new AppError('VALIDATION_FAILED', `payment: ${b.payment} is not configured here`, [{ field: 'payment', message: 'not configured' }]);
+          const order = await orders.createOrder({ buyer, skuId: b.sku_id, quantity: b.quantity, channel: 'api', payment: b.payment === 'balance' ? 'balance' : 'external', provider: b.payment, apiKeyOwner: owner }, tx);
           await idempotency.store(tx, scope, key, b, 201, { order_id: order.id });
           return { status: 201, orderId: order.id };
         });
@@ -88,10 +97,13 @@ export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Pl
         if (!/idempotency_keys_pkey|duplicate key/.test(databaseMessage(err))) throw err;
         result = await run();
       }
-      const order = await orders.get(result.orderId);
+      let order = await orders.get(result.orderId);
+      // A new unpaid order asks its provider for a payment after the order (and its stock) is committed.
+      const payment = result.status === 201 && order.status === 'pending_payment' && b.payment !== 'balance' ? await opts.payments.start(order.id, b.payment, { openid: b.payer_openid }) : undefined;
+      order = await orders.get(result.orderId);
       // Codes are never stored with the idempotent response; they are read again for their owner.
       const codes = order.status === 'delivered' || order.status === 'partially_delivered' ? await orders.revealCodes(order.id, { apiKeyOwner: owner }) : [];
-      return reply.code(result.status).send({ order, codes, usage_instructions: await opts.usageInstructions(order.sku_id) });
+      return reply.code(result.status).send({ order, codes, usage_instructions: await opts.usageInstructions(order.sku_id), ...(payment ? { payment } : {}) });
     },
   );
 

@@ -199,6 +199,12 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     return { order, applied: true };
   }
 
+  /** Unpaid provider orders past their deadline (to ask the provider about before cancelling). */
+  async function dueForCancel(limit = 200): Promise<string[]> {
+    const rows = await p.db.select({ id: orders.id }).from(orders).where(and(eq(orders.status, 'pending_payment'), lt(orders.paymentDeadline, p.clock.now()))).limit(limit);
+    return rows.map((r) => r.id);
+  }
+
   /** Unpaid orders past their deadline: cancelled, their codes back in stock. */
   async function cancelExpired(limit = 200): Promise<number> {
     const due = await p.db.select({ id: orders.id }).from(orders).where(and(eq(orders.status, 'pending_payment'), lt(orders.paymentDeadline, p.clock.now()))).limit(limit);
@@ -302,7 +308,7 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     });
   }
 
-  return { createOrder, applyPayment, cancelExpired, refund, revealCodes, get, getOwned, list, creditBalance, buyerAccount, OrderTransitionError };
+  return { createOrder, applyPayment, dueForCancel, cancelExpired, refund, revealCodes, get, getOwned, list, creditBalance, buyerAccount, OrderTransitionError };
 }
 
 export function toView(o: typeof orders.$inferSelect): OrderView {
