@@ -25,6 +25,7 @@ import { inventoryRoutes } from './modules/inventory/routes.js';
 import { supplierRoutes } from './modules/suppliers/routes.js';
 import { orderRoutes } from './modules/orders/routes.js';
 import { paymentRoutes } from './modules/payments/routes.js';
+import { webhookRoutes } from './modules/webhooks/routes.js';
 
 /** Builds the HTTP face of the platform from plugins and modules; nothing else happens here. */
 export async function buildApp(platform: Platform, services: Services): Promise<FastifyInstance> {
@@ -87,6 +88,7 @@ export async function buildApp(platform: Platform, services: Services): Promise<
   await app.register(vaultRoutes, { vault: services.vault, maxImportBytes: config.vaultImportMaxBytes });
   await app.register(supplierRoutes, { suppliers: services.suppliers });
   await app.register(paymentRoutes, { payments: services.payments });
+  await app.register(webhookRoutes, { webhooks: services.webhooks });
   await app.register(orderRoutes, { platform, orders: services.orders, payments: services.payments, customers: services.customers, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions });
   await app.register(inventoryRoutes, { inventory: services.inventory, vault: services.vault, expiringWithinDays: config.vaultExpiryAlertDays });
 

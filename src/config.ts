@@ -137,6 +137,16 @@ function wechatPayConfig(env: Env) {
   };
 }
 
+/** A comma-separated list of host names; a leading "*." allows subdomains. */
+function hostList(env: Env, name: string): string[] {
+  const hosts = (optional(env, name) ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  for (const h of hosts) if (!/^(\*\.)?[a-z0-9.-]+(:\d+)?$/.test(h)) fail(name, 'must be a comma-separated list of host names (a leading *. allows subdomains)', h);
+  return hosts;
+}
+
 export function loadConfig(env: Env = process.env) {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
   const port = int(env, 'PORT', 3000, 0, 65535);
@@ -184,11 +194,7 @@ export function loadConfig(env: Env = process.env) {
     if (protocol !== 'http:' && protocol !== 'https:') fail('CORS_ORIGINS', 'must be a comma-separated list of http(s) origins', origin);
   }
 
-  const supplierUrlAllowlist = (optional(env, 'SUPPLIER_URL_ALLOWLIST') ?? '')
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter(Boolean);
-  for (const h of supplierUrlAllowlist) if (!/^(\*\.)?[a-z0-9.-]+(:\d+)?$/.test(h)) fail('SUPPLIER_URL_ALLOWLIST', 'must be a comma-separated list of host names (a leading *. allows subdomains)', h);
+  const supplierUrlAllowlist = hostList(env, 'SUPPLIER_URL_ALLOWLIST');
 
   const host = str(env, 'HOST', '127.0.0.1');
   return {
@@ -221,6 +227,9 @@ export function loadConfig(env: Env = process.env) {
     orderMaxUnpaidPerBuyer: int(env, 'ORDER_MAX_UNPAID_PER_BUYER', 3, 1, 100),
     sandboxPayments: bool(env, 'SANDBOX_PAYMENTS', nodeEnv !== 'production'),
     wechatPay: wechatPayConfig(env),
+    webhookUrlAllowlist: hostList(env, 'WEBHOOK_URL_ALLOWLIST'),
+    webhookAllowPrivateNetworks: bool(env, 'WEBHOOK_ALLOW_PRIVATE_NETWORKS', nodeEnv !== 'production'),
+    webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 500, 60_000),
     jobsEnabled: bool(env, 'JOBS_ENABLED', true),
     seedDemo: bool(env, 'SEED_DEMO', nodeEnv !== 'production'),
     demoSupplier: bool(env, 'DEMO_SUPPLIER', nodeEnv !== 'production'),

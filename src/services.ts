@@ -9,6 +9,7 @@ import { createAlertService } from './modules/alerts/service.js';
 import { createInventoryService } from './modules/inventory/service.js';
 import { createSupplierService } from './modules/suppliers/service.js';
 import { createLedgerService } from './modules/ledger/service.js';
+import { createWebhookService } from './modules/webhooks/service.js';
 import { createOrderService } from './modules/orders/service.js';
 import { createPaymentService } from './modules/payments/service.js';
 import { createSandboxProvider } from './modules/payments/sandbox.js';
@@ -27,14 +28,19 @@ export function createServices(p: Platform) {
   const inventory = createInventoryService(p, { audit, alerts, catalog, vault });
   const agents = createAgentService(p);
   const ledger = createLedgerService(p);
-  const orders = createOrderService(p, { audit, catalog, vault, ledger, agents }, { paymentWindowMinutes: p.config.orderPaymentWindowMinutes, maxUnpaidPerBuyer: p.config.orderMaxUnpaidPerBuyer });
+  const webhooks = createWebhookService(p, { audit }, {
+    allowedHosts: p.config.webhookUrlAllowlist.length ? p.config.webhookUrlAllowlist : undefined,
+    allowPrivateNetworks: p.config.webhookAllowPrivateNetworks,
+    fetchTimeoutMs: p.config.webhookTimeoutMs,
+  });
+  const orders = createOrderService(p, { audit, catalog, vault, ledger, agents, emit: (tx, event) => webhooks.enqueue(tx, event as Parameters<typeof webhooks.enqueue>[1]) }, { paymentWindowMinutes: p.config.orderPaymentWindowMinutes, maxUnpaidPerBuyer: p.config.orderMaxUnpaidPerBuyer });
   const suppliers = createSupplierService(
     p,
     { audit, catalog, alerts, importPurchasedCodes: vault.importPurchasedCodes },
     { callbackBaseUrl: p.config.publicUrl, allowedHosts: p.config.supplierUrlAllowlist.length ? p.config.supplierUrlAllowlist : undefined },
   );
   const payments = createPaymentService(p, { orders }, paymentProviders(p), { notifyBaseUrl: p.config.publicUrl });
-  return { audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, orders, payments };
+  return { audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments };
 }
 
 /** The payment providers this installation has: the sandbox outside production, WeChat Pay when configured. */

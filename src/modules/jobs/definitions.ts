@@ -23,5 +23,6 @@ export function jobDefinitions(s: Services, config: Config): JobDefinition[] {
       },
     },
     ...supplierJobDefinitions(s.suppliers),
+    ...s.webhooks.jobDefinitions(),
   ];
 }

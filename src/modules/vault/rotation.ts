@@ -12,6 +12,7 @@ export const sealedColumns = [
   { table: 'api_keys', sealed: 'secret_sealed', keyId: 'secret_key_id' },
   { table: 'customers', sealed: 'phone_sealed', keyId: 'phone_key_id' },
   { table: 'suppliers', sealed: 'credentials_sealed', keyId: 'credentials_key_id' },
+  { table: 'webhook_endpoints', sealed: 'secret_sealed', keyId: 'secret_key_id' },
 ] as const;
 
 export interface RotationReport {
