@@ -68,9 +68,11 @@ describe('orders paid from a prepaid balance', () => {
     const poor = await call('POST', '/open/v1/orders', { sku_id: sku, quantity: 2, payment: 'balance' }, 'order-key-poor1');
     expect(poor.statusCode).toBe(422);
     expect(poor.json().error.details.code).toBe('INSUFFICIENT_FUNDS');
-    const none = await call('POST', '/open/v1/orders', { sku_id: sku, quantity: 3, payment: 'balance' }, 'order-key-none1');
-    expect(none.statusCode).toBe(409); // stock is claimed before payment: out of stock is said first
+    const rich = await agentWithKey(100_000);
+    const none = await rich.call('POST', '/open/v1/orders', { sku_id: sku, quantity: 3, payment: 'balance' }, 'order-key-none1');
+    expect(none.statusCode).toBe(409);
     expect(none.json().error).toMatchObject({ code: 'OUT_OF_STOCK', details: { available: 2, requested: 3 } });
+    expect(await t.services.ledger.balance(accounts.agentBalance(rich.agent.id).id)).toBe(100_000);
     expect(await stateCounts(sku)).toEqual({ available: 2 });
     expect(await t.services.ledger.balance(accounts.agentBalance(agent.id).id)).toBe(10_000);
     expect((await t.services.orders.list({ limit: 10, buyer: { type: 'agent', id: agent.id } })).data).toEqual([]);

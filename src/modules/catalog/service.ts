@@ -140,6 +140,13 @@ export function createCatalogService(p: Platform, deps: { audit: AuditService })
     return s;
   }
 
+  /** A SKU with its product's kind, in one query (the order path reads it on every sale). */
+  async function saleInfo(id: string, db: DbOrTx = p.db) {
+    const [row] = await db.select({ sku: skus, kind: products.kind }).from(skus).innerJoin(products, eq(products.id, skus.productId)).where(eq(skus.id, id));
+    if (!row) throw notFound('SKU', id);
+    return { ...row.sku, kind: row.kind };
+  }
+
   async function updateSku(id: string, patch: SkuPatch, actor: { id: string; ip?: string }): Promise<SkuView> {
     const current = await getSku(id);
     const merged: NewSku = {
@@ -197,7 +204,7 @@ export function createCatalogService(p: Platform, deps: { audit: AuditService })
     return levelPrice ?? sku.retailPriceFen;
   }
 
-  return { createProduct, getProduct, listProducts, getSku, updateSku, suspendSale, resumeSale, setCost, listSkus, priceFor };
+  return { createProduct, getProduct, listProducts, getSku, saleInfo, updateSku, suspendSale, resumeSale, setCost, listSkus, priceFor };
 }
 
 function toView(prod: typeof products.$inferSelect, rows: (typeof skus.$inferSelect)[]): ProductView {

@@ -48,16 +48,36 @@ export function createLedgerService(p: Platform) {
   async function post(db: DbOrTx, t: LedgerPost): Promise<string> {
     const problem = checkPostings(t.postings);
     if (problem) throw new Error(`unbalanced ledger transaction (${t.kind}): ${problem}`);
-    await ensureAccounts(db, t.postings.map((x) => x.account));
     const id = newId('ltx', p.clock.now());
     const now = p.clock.now().toISOString();
+    const specs = [...new Map(t.postings.map((x) => [x.account.id, x.account])).values()];
     try {
-      await queryRows(db, 'insert into ledger_transactions (id, kind, ref_type, ref_id, memo, created_at) values ($1, $2, $3, $4, $5, $6::timestamptz)', [id, t.kind, t.refType ?? null, t.refId ?? null, t.memo ?? null, now]);
+      // One statement: the accounts (created on first use), the transaction and its entries.
       await queryRows(
         db,
-        `insert into ledger_entries (transaction_id, account_id, amount_fen, created_at)
-         select $1, u.account_id, u.amount, $2::timestamptz from unnest($3::text[], $4::bigint[]) as u(account_id, amount)`,
-        [id, now, t.postings.map((x) => x.account.id), t.postings.map((x) => x.amountFen)],
+        `with accounts as (
+           insert into ledger_accounts (id, kind, owner_type, owner_id, allow_negative, balance_fen, created_at)
+           select a.id, a.kind, a.owner_type, a.owner_id, a.allow_negative, 0, $2::timestamptz
+           from unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::boolean[]) as a(id, kind, owner_type, owner_id, allow_negative)
+           on conflict (id) do nothing),
+         txn as (insert into ledger_transactions (id, kind, ref_type, ref_id, memo, created_at) values ($1, $3, $4, $5, $6, $2::timestamptz))
+         insert into ledger_entries (transaction_id, account_id, amount_fen, created_at)
+         select $1, u.account_id, u.amount, $2::timestamptz from unnest($12::text[], $13::bigint[]) as u(account_id, amount)`,
+        [
+          id,
+          now,
+          t.kind,
+          t.refType ?? null,
+          t.refId ?? null,
+          t.memo ?? null,
+          specs.map((s) => s.id),
+          specs.map((s) => s.kind),
+          specs.map((s) => s.ownerType),
+          specs.map((s) => s.ownerId),
+          specs.map((s) => s.allowNegative),
+          t.postings.map((x) => x.account.id),
+          t.postings.map((x) => x.amountFen),
+        ],
       );
     } catch (err) {
       if (/ledger_accounts_non_negative/.test(databaseMessage(err))) {

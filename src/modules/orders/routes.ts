@@ -11,7 +11,7 @@ import type { CustomerService } from '../customers/service.js';
 import { identityProviders } from '../customers/service.js';
 import { orderStatuses } from './order-state.js';
 import { createIdempotency } from './idempotency.js';
-import type { Buyer, OrderService } from './service.js';
+import { toView, type Buyer, type OrderService } from './service.js';
 import type { PaymentService } from '../payments/service.js';
 
 const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
@@ -83,13 +83,13 @@ export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Pl
       const run = () =>
         platform.db.transaction(async (tx) => {
           const prior = await idempotency.lookup(tx, scope, key, b);
-          if (prior) return { status: 200, orderId: (prior.body as { order_id: string }).order_id };
+          if (prior) return { status: 200, orderId: (prior.body as { order_id: string }).order_id, order: undefined, codes: undefined };
           if (b.payment !== 'balance' && !opts.payments.configured(b.payment)) throw new AppError('VALIDATION_FAILED', `payment: ${b.payment} is not configured here`, [{ field: 'payment', message: 'not configured' }]);
-          const order = await orders.createOrder({ buyer, skuId: b.sku_id, quantity: b.quantity, channel: 'api', payment: b.payment === 'balance' ? 'balance' : 'external', provider: b.payment, apiKeyOwner: owner }, tx);
+          const order = await orders.createOrder({ buyer, skuId: b.sku_id, quantity: b.quantity, channel: 'api', payment: b.payment === 'balance' ? 'balance' : 'external', provider: b.payment, apiKeyOwner: owner, revealNow: true }, tx);
           await idempotency.store(tx, scope, key, b, 201, { order_id: order.id });
-          return { status: 201, orderId: order.id };
+          return { status: 201, orderId: order.id, order, codes: order.deliveredCodes };
         });
-      let result: { status: number; orderId: string };
+      let result: Awaited<ReturnType<typeof run>>;
       try {
         result = await run();
       } catch (err) {
@@ -97,12 +97,11 @@ export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Pl
         if (!/idempotency_keys_pkey|duplicate key/.test(databaseMessage(err))) throw err;
         result = await run();
       }
-      let order = await orders.get(result.orderId);
       // A new unpaid order asks its provider for a payment after the order (and its stock) is committed.
-      const payment = result.status === 201 && order.status === 'pending_payment' && b.payment !== 'balance' ? await opts.payments.start(order.id, b.payment, { openid: b.payer_openid }) : undefined;
-      order = await orders.get(result.orderId);
-      // Codes are never stored with the idempotent response; they are read again for their owner.
-      const codes = order.status === 'delivered' || order.status === 'partially_delivered' ? await orders.revealCodes(order.id, { apiKeyOwner: owner }) : [];
+      const payment = result.status === 201 && result.order?.status === 'pending_payment' && b.payment !== 'balance' ? await opts.payments.start(result.orderId, b.payment, { openid: b.payer_openid }) : undefined;
+      const order = result.order && !payment ? toView(result.order) : await orders.get(result.orderId);
+      // Codes are never stored with the idempotent response: a replay reads them again for their owner.
+      const codes = result.codes ?? (order.status === 'delivered' || order.status === 'partially_delivered' ? await orders.revealCodes(order.id, { apiKeyOwner: owner }) : []);
       return reply.code(result.status).send({ order, codes, usage_instructions: await opts.usageInstructions(order.sku_id), ...(payment ? { payment } : {}) });
     },
   );

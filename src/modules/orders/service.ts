@@ -120,23 +120,28 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     return order;
   }
 
-  async function createOrder(input: { buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; payment: 'balance' | 'external'; provider?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown> }, tx: Tx) {
-    const sku = await deps.catalog.getSku(input.skuId, tx);
-    const product = await deps.catalog.getProduct(sku.productId, tx);
+  async function createOrder(
+    input: { buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; payment: 'balance' | 'external'; provider?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown>; revealNow?: boolean },
+    tx: Tx,
+  ): Promise<typeof orders.$inferSelect & { deliveredCodes?: DeliveredCode[] }> {
+    const sku = await deps.catalog.saleInfo(input.skuId, tx);
+    const product = { kind: sku.kind };
     if (!sku.onSale) throw new AppError('UNPROCESSABLE', `SKU is not on sale${sku.offSaleReason ? `: ${sku.offSaleReason}` : ''}`, [{ field: 'sku_id', message: 'not on sale' }]);
     if (product.kind === 'topup') throw new AppError('UNPROCESSABLE', 'direct top-up orders go through the supplier purchase API', [{ field: 'sku_id', message: 'is a top-up SKU' }]);
     if (input.quantity < sku.minPerOrder || input.quantity > sku.maxPerOrder) {
       throw new AppError('VALIDATION_FAILED', `quantity: must be ${sku.minPerOrder}-${sku.maxPerOrder} for this SKU`, [{ field: 'quantity', message: `must be ${sku.minPerOrder}-${sku.maxPerOrder}` }]);
     }
-    const level = input.buyer.type === 'agent' ? (await deps.agents.get(input.buyer.id, tx)).depth : undefined;
+    const hasLevelPrices = Object.keys(sku.agentPrices).length > 0;
+    const level = input.buyer.type === 'agent' && hasLevelPrices ? (await deps.agents.get(input.buyer.id, tx)).depth : undefined;
     const unitPrice = deps.catalog.priceFor(sku, level);
     const now = p.clock.now();
     const deadline = new Date(now.getTime() + settings.paymentWindowMinutes * 60_000);
     const orderId = newId('ord', now);
 
-    // One buyer's orders are created one at a time, so the unpaid-reservation limit holds under concurrency.
+    if (input.payment === 'balance') return sellFromBalance(tx, { ...input, orderId, unitPrice, costFen: sku.costFen, deadline });
+    // One buyer's unpaid orders are created one at a time, so the unpaid-reservation limit holds under concurrency.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`order-buyer:${input.buyer.type}:${input.buyer.id}`}))`);
-    if (input.payment === 'external') {
+    {
       const [unpaid] = await tx.select({ n: sql<number>`count(*)::int` }).from(orders).where(and(eq(orders.buyerType, input.buyer.type), eq(orders.buyerId, input.buyer.id), eq(orders.status, 'pending_payment')));
       if (Number(unpaid?.n ?? 0) >= settings.maxUnpaidPerBuyer) throw new AppError('RATE_LIMITED', `at most ${settings.maxUnpaidPerBuyer} unpaid orders at once; pay or cancel one first`);
     }
@@ -154,23 +159,75 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
         channel: input.channel,
         agentId: input.agentId ?? null,
         status: 'pending_payment',
-        paymentProvider: input.payment === 'balance' ? 'balance' : (input.provider ?? null),
+        paymentProvider: input.provider ?? null,
         paymentDeadline: deadline,
         deliveryTarget: input.deliveryTarget ?? null,
         createdAt: now,
         updatedAt: now,
       })
       .returning();
-    let order = inserted!;
+    const order = inserted!;
     await deps.vault.reserve({ skuId: sku.id, quantity: input.quantity, holder: orderId, until: deadline }, tx);
     await emit(tx, 'order.created', order, { sku_id: sku.id, quantity: input.quantity, amount_fen: order.amountFen });
-    if (input.payment === 'balance') {
-      await postSale(tx, order, buyerAccount(input.buyer), sku.costFen);
-      order = await move(tx, order, 'pay', { paidAt: now });
-      await emit(tx, 'order.paid', order, { amount_fen: order.amountFen, provider: 'balance' });
-      order = await fulfil(tx, order);
-    }
     return order;
+  }
+
+  /**
+   * Paid from a prepaid balance: claim, pay and deliver in one transaction and
+   * few statements (the hot path of agents buying): the codes are claimed,
+   * the money and cost posted in one ledger transaction, the codes sold and
+   * delivered (and revealed to an API caller) in one step, and the order
+   * written once, in its final state as the state machine computes it.
+   */
+  async function sellFromBalance(tx: Tx, input: { buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown>; revealNow?: boolean; orderId: string; unitPrice: number; costFen: number; deadline: Date }) {
+    const now = p.clock.now();
+    const amount = input.unitPrice * input.quantity;
+    const cost = input.costFen * input.quantity;
+    // Money first: a buyer who cannot pay fails before touching stock, and the lock on the buyer's balance row
+    // queues one buyer's simultaneous orders, so a doomed order never holds codes that others then miss.
+    await deps.ledger.post(tx, {
+      kind: 'order_payment',
+      refType: 'order',
+      refId: input.orderId,
+      postings: [
+        { account: buyerAccount(input.buyer), amountFen: -amount },
+        { account: accounts.revenue, amountFen: amount },
+        ...(cost > 0 ? [{ account: accounts.costOfGoods, amountFen: -cost }, { account: accounts.supplierPayable, amountFen: cost }] : []),
+      ],
+    });
+    const ids = await deps.vault.reserve({ skuId: input.skuId, quantity: input.quantity, holder: input.orderId, until: input.deadline }, tx);
+    await deps.vault.transitionChain(ids, input.revealNow ? ['sell', 'deliver', 'reveal'] : ['sell', 'deliver'], { actorType: 'order', actorId: input.orderId, ref: input.orderId }, tx);
+    let status: OrderStatus = 'pending_payment';
+    for (const e of ['pay', 'fulfil', 'deliver'] as const) status = nextStatus(status, e);
+    const [order] = await tx
+      .insert(orders)
+      .values({
+        id: input.orderId,
+        buyerType: input.buyer.type,
+        buyerId: input.buyer.id,
+        apiKeyOwner: input.apiKeyOwner ?? null,
+        skuId: input.skuId,
+        quantity: input.quantity,
+        unitPriceFen: input.unitPrice,
+        amountFen: amount,
+        channel: input.channel,
+        agentId: input.agentId ?? null,
+        status,
+        paymentProvider: 'balance',
+        paymentDeadline: input.deadline,
+        deliveredQuantity: ids.length,
+        deliveryTarget: input.deliveryTarget ?? null,
+        createdAt: now,
+        updatedAt: now,
+        paidAt: now,
+        deliveredAt: now,
+      })
+      .returning();
+    await emit(tx, 'order.paid', order!, { amount_fen: amount, provider: 'balance' });
+    await emit(tx, 'order.delivered', order!, { quantity: ids.length, sku_id: input.skuId });
+    if (!input.revealNow) return order!;
+    const plain = await deps.vault.openCodes(ids, tx);
+    return { ...order!, deliveredCodes: ids.map((id) => ({ code_id: id, card_number: plain.get(id)?.cardNumber ?? null, secret: plain.get(id)!.secret })) };
   }
 
   /**

@@ -187,6 +187,46 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
     return tx ? run(tx) : p.db.transaction(run);
   }
 
+  /**
+   * Several life-cycle steps at once (e.g. sell -> deliver -> reveal when a
+   * paid order hands its codes straight to their owner): one UPDATE to the
+   * last state, checked against the first step's allowed states (and each
+   * step against the one before), and one history row per step.
+   */
+  async function transitionChain(codeIds: string[], events: CodeEvent[], ctx: TransitionContext, tx: DbOrTx): Promise<string[]> {
+    const steps = events.map(transitionFor);
+    steps.forEach((s, i) => {
+      if (i > 0 && !(s.from as readonly string[]).includes(steps[i - 1]!.to)) throw new Error(`${events[i]} cannot follow ${events[i - 1]}`);
+    });
+    const selling = events.includes('sell');
+    const now = p.clock.now().toISOString();
+    const rows = await exec<{ id: string; from_state: string }>(
+      tx,
+      `with target as (select id, state as from_state from codes where id = any($1::text[]) and state = any($2::text[]) for update)
+       update codes c set state = $3, updated_at = $4::timestamptz ${selling ? ', order_id = $5, reserved_until = null' : ''}
+       from target where c.id = target.id returning c.id, target.from_state`,
+      selling ? [codeIds, [...steps[0]!.from], steps.at(-1)!.to, now, ctx.ref ?? null] : [codeIds, [...steps[0]!.from], steps.at(-1)!.to, now],
+    );
+    if (rows.length !== new Set(codeIds).size) throw new AppError('CONFLICT', `cannot ${events.join(' + ')} ${codeIds.length - rows.length} code(s)`, { events });
+    const fromOf = (i: number, r: { from_state: string }) => (i === 0 ? r.from_state : steps[i - 1]!.to);
+    await exec(
+      tx,
+      `insert into code_events (id, code_id, from_state, to_state, actor_type, actor_id, ref, at)
+       select u.id, u.code_id, u.from_state, u.to_state, $1, $2, $3, $4::timestamptz from unnest($5::text[], $6::text[], $7::text[], $8::text[]) as u(id, code_id, from_state, to_state)`,
+      [
+        ctx.actorType,
+        ctx.actorId ?? null,
+        ctx.ref ?? null,
+        now,
+        steps.flatMap(() => rows.map(() => newId('cev', p.clock.now()))),
+        steps.flatMap(() => rows.map((r) => r.id)),
+        steps.flatMap((_s, i) => rows.map((r) => fromOf(i, r))),
+        steps.flatMap((s) => rows.map(() => s.to)),
+      ],
+    );
+    return rows.map((r) => r.id);
+  }
+
   /** Safety net behind the orders' own expiry: reservations past their deadline go back to stock. */
   async function releaseExpiredReservations(): Promise<{ codeId: string; holder: string | null }[]> {
     return p.db.transaction(async (db) => {
@@ -306,5 +346,5 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
     return exec<{ id: string; state: string }>(db, `select id, state from codes where order_id = $1 or (state = 'reserved' and reserved_by = $1) order by id`, [orderId]);
   }
 
-  return { reserve, releaseShared, codesOfOrder, transition, releaseExpiredReservations, expireCodes, stockFigures, availableBySku, availableIn, moveToAllocation, returnFromAllocation, expiringSoon };
+  return { reserve, releaseShared, codesOfOrder, transition, transitionChain, releaseExpiredReservations, expireCodes, stockFigures, availableBySku, availableIn, moveToAllocation, returnFromAllocation, expiringSoon };
 }
