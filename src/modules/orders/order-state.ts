@@ -4,6 +4,8 @@
  * or reordered signals (two payment notifications, a late one after the
  * deadline) meet a definite state and either do nothing or are refused.
  */
+import { AppError } from '../../lib/errors.js';
+
 export const orderStatuses = [
   'pending_payment',
   'paid',
@@ -32,12 +34,13 @@ const transitions = {
 
 export type OrderEvent = keyof typeof transitions;
 
-export class OrderTransitionError extends Error {
+/** An impossible order transition is a conflict with the order's state (409), never a server error. */
+export class OrderTransitionError extends AppError {
   constructor(
     readonly from: OrderStatus,
     readonly event: OrderEvent,
   ) {
-    super(`an order that is ${from} cannot ${event.replace('_', ' ')}`);
+    super('CONFLICT', `an order that is ${from} cannot ${event.replace('_', ' ')}`, { status: from, event });
   }
 }
 

@@ -125,9 +125,8 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     tx: Tx,
   ): Promise<typeof orders.$inferSelect & { deliveredCodes?: DeliveredCode[] }> {
     const sku = await deps.catalog.saleInfo(input.skuId, tx);
-    const product = { kind: sku.kind };
     if (!sku.onSale) throw new AppError('UNPROCESSABLE', `SKU is not on sale${sku.offSaleReason ? `: ${sku.offSaleReason}` : ''}`, [{ field: 'sku_id', message: 'not on sale' }]);
-    if (product.kind === 'topup') throw new AppError('UNPROCESSABLE', 'direct top-up orders go through the supplier purchase API', [{ field: 'sku_id', message: 'is a top-up SKU' }]);
+    if (sku.kind === 'topup') throw new AppError('UNPROCESSABLE', 'direct top-up orders go through the supplier purchase API', [{ field: 'sku_id', message: 'is a top-up SKU' }]);
     if (input.quantity < sku.minPerOrder || input.quantity > sku.maxPerOrder) {
       throw new AppError('VALIDATION_FAILED', `quantity: must be ${sku.minPerOrder}-${sku.maxPerOrder} for this SKU`, [{ field: 'quantity', message: `must be ${sku.minPerOrder}-${sku.maxPerOrder}` }]);
     }
