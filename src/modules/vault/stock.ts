@@ -66,23 +66,28 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
   }
 
   /** Takes up to `quantity` codes from one pool (an allocation or the free pool), earliest expiry first. */
-  async function claimFrom(db: DbOrTx | undefined, q: { skuId: string; quantity: number; allocationId: string | null; holder: string; until: Date }): Promise<string[]> {
+  async function claimFrom(db: DbOrTx | undefined, q: { skuId: string; quantity: number; allocationId: string | null; holder: string; until: Date; ctx: TransitionContext }): Promise<string[]> {
     const now = p.clock.now().toISOString();
-    const rows = await exec<{ id: string }>(
+    // The claim and its history rows in one statement: one round trip per pool on the hot path of every sale.
+    const rows = await exec<{ code_id: string }>(
       db,
       `with picked as (
          select id from codes
-         where sku_id = $1 and state = 'available' and ${q.allocationId ? 'allocation_id = $6' : 'allocation_id is null'}
+         where sku_id = $1 and state = 'available' and ${q.allocationId ? 'allocation_id = $10' : 'allocation_id is null'}
            and (expires_at is null or expires_at > $2::timestamptz)
          order by expires_at asc nulls last
          limit $3
-         for update skip locked)
-       update codes c set state = 'reserved', reserved_by = $4, reserved_until = $5::timestamptz, updated_at = $2::timestamptz
-       from picked where c.id = picked.id
-       returning c.id`,
-      q.allocationId ? [q.skuId, now, q.quantity, q.holder, q.until.toISOString(), q.allocationId] : [q.skuId, now, q.quantity, q.holder, q.until.toISOString()],
+         for update skip locked),
+       claimed as (
+         update codes c set state = 'reserved', reserved_by = $4, reserved_until = $5::timestamptz, updated_at = $2::timestamptz
+         from picked where c.id = picked.id
+         returning c.id)
+       insert into code_events (id, code_id, from_state, to_state, actor_type, actor_id, ref, at)
+       select $6 || '_' || row_number() over (), id, 'available', 'reserved', $7, $8, $9, $2::timestamptz from claimed
+       returning code_id`,
+      [q.skuId, now, q.quantity, q.holder, q.until.toISOString(), newId('cev', p.clock.now()), q.ctx.actorType, q.ctx.actorId ?? null, q.ctx.ref ?? null, ...(q.allocationId ? [q.allocationId] : [])],
     );
-    return rows.map((r) => r.id);
+    return rows.map((r) => r.code_id);
   }
 
   /**
@@ -96,12 +101,12 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
     const sku = await saleRules(q.skuId, tx);
     const run = async (db: DbOrTx) => {
       if (sku.reusable) return claimShared(db, { ...q, maxSales: sku.maxSalesPerCode });
-      const fromAllocation = q.allocationId ? await claimFrom(db, { ...q, allocationId: q.allocationId }) : [];
+      const ctx = q.ctx ?? { actorType: 'order' as const, actorId: q.holder, ref: q.holder };
+      const fromAllocation = q.allocationId ? await claimFrom(db, { ...q, ctx, allocationId: q.allocationId }) : [];
       const rest = q.quantity - fromAllocation.length;
-      const fromFree = rest > 0 ? await claimFrom(db, { ...q, quantity: rest, allocationId: null }) : [];
+      const fromFree = rest > 0 ? await claimFrom(db, { ...q, ctx, quantity: rest, allocationId: null }) : [];
       const ids = [...fromAllocation, ...fromFree];
       if (ids.length < q.quantity) throw new AppError('OUT_OF_STOCK', `only ${ids.length} of ${q.quantity} codes are available`, { sku_id: q.skuId, available: ids.length, requested: q.quantity });
-      await logEvents(db, ids, 'available', 'reserved', q.ctx ?? { actorType: 'order', actorId: q.holder, ref: q.holder });
       return ids;
     };
     return tx ? run(tx) : p.db.transaction(run);
@@ -200,31 +205,34 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
     });
     const selling = events.includes('sell');
     const now = p.clock.now().toISOString();
-    const rows = await exec<{ id: string; from_state: string }>(
+    // The update and one history row per code and step, in one statement.
+    const rows = await exec<{ code_id: string }>(
       tx,
-      `with target as (select id, state as from_state from codes where id = any($1::text[]) and state = any($2::text[]) for update)
-       update codes c set state = $3, updated_at = $4::timestamptz ${selling ? ', order_id = $5, reserved_until = null' : ''}
-       from target where c.id = target.id returning c.id, target.from_state`,
-      selling ? [codeIds, [...steps[0]!.from], steps.at(-1)!.to, now, ctx.ref ?? null] : [codeIds, [...steps[0]!.from], steps.at(-1)!.to, now],
-    );
-    if (rows.length !== new Set(codeIds).size) throw new AppError('CONFLICT', `cannot ${events.join(' + ')} ${codeIds.length - rows.length} code(s)`, { events });
-    const fromOf = (i: number, r: { from_state: string }) => (i === 0 ? r.from_state : steps[i - 1]!.to);
-    await exec(
-      tx,
-      `insert into code_events (id, code_id, from_state, to_state, actor_type, actor_id, ref, at)
-       select u.id, u.code_id, u.from_state, u.to_state, $1, $2, $3, $4::timestamptz from unnest($5::text[], $6::text[], $7::text[], $8::text[]) as u(id, code_id, from_state, to_state)`,
+      `with target as (select id, state as from_state from codes where id = any($1::text[]) and state = any($2::text[]) for update),
+       moved as (
+         update codes c set state = $3, updated_at = $4::timestamptz ${selling ? ', order_id = $11, reserved_until = null' : ''}
+         from target where c.id = target.id returning c.id, target.from_state)
+       insert into code_events (id, code_id, from_state, to_state, actor_type, actor_id, ref, at)
+       select $5 || '_' || row_number() over (), m.id, case when s.n = 1 then m.from_state else s.from_state end, s.to_state, $6, $7, $8, $4::timestamptz
+       from moved m cross join unnest($9::text[], $10::text[]) with ordinality as s(from_state, to_state, n)
+       returning code_id`,
       [
+        codeIds,
+        [...steps[0]!.from],
+        steps.at(-1)!.to,
+        now,
+        newId('cev', p.clock.now()),
         ctx.actorType,
         ctx.actorId ?? null,
         ctx.ref ?? null,
-        now,
-        steps.flatMap(() => rows.map(() => newId('cev', p.clock.now()))),
-        steps.flatMap(() => rows.map((r) => r.id)),
-        steps.flatMap((_s, i) => rows.map((r) => fromOf(i, r))),
-        steps.flatMap((s) => rows.map(() => s.to)),
+        steps.map((s, i) => (i === 0 ? '' : steps[i - 1]!.to)),
+        steps.map((s) => s.to),
+        ...(selling ? [ctx.ref ?? null] : []),
       ],
     );
-    return rows.map((r) => r.id);
+    const moved = [...new Set(rows.map((r) => r.code_id))];
+    if (moved.length !== new Set(codeIds).size) throw new AppError('CONFLICT', `cannot ${events.join(' + ')} ${codeIds.length - moved.length} code(s)`, { events });
+    return moved;
   }
 
   /** Safety net behind the orders' own expiry: reservations past their deadline go back to stock. */
