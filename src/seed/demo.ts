@@ -1,10 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
-import { count } from 'drizzle-orm';
 import type { Platform } from '../platform.js';
 import type { Services } from '../services.js';
-import { staffUsers } from '../modules/auth/schema.js';
 import type { Role } from '../modules/auth/permissions.js';
 import { randomToken } from '../lib/ids.js';
 import { registerDemoSupplier, type DemoSupplier } from './demo-supplier.js';
@@ -39,8 +37,7 @@ function randomSecret(len: number): string {
  */
 export async function seedDemo(p: Platform, s: Services, opts: { password?: string; supplier?: DemoSupplier | null } = {}): Promise<{ seeded: boolean; logins: DemoLogin[] }> {
   const loginsFile = join(p.config.dataDir, 'demo-logins.json');
-  const [{ n } = { n: 0 }] = await p.db.select({ n: count() }).from(staffUsers);
-  if (Number(n) > 0) {
+  if ((await s.auth.listStaff({ limit: 1 })).data.length > 0) {
     const logins = existsSync(loginsFile) ? (JSON.parse(readFileSync(loginsFile, 'utf8')) as DemoLogin[]) : [];
     return { seeded: false, logins };
   }

@@ -89,8 +89,9 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     return row!;
   }
 
-  /** Money in for a paid order (from the buyer's balance or the provider's cash) and its cost of goods. */
-  async function postSale(tx: Tx, o: typeof orders.$inferSelect, from: AccountSpec, unitCostFen: number) {
+  /** Money in for a paid order (from the buyer's balance or the provider's cash) and its cost of goods, in one ledger transaction. */
+  async function postSale(tx: Tx, o: { id: string; amountFen: number; quantity: number }, from: AccountSpec, unitCostFen: number) {
+    const cost = unitCostFen * o.quantity;
     await deps.ledger.post(tx, {
       kind: 'order_payment',
       refType: 'order',
@@ -98,12 +99,9 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
       postings: [
         { account: from, amountFen: -o.amountFen },
         { account: accounts.revenue, amountFen: o.amountFen },
+        ...(cost > 0 ? [{ account: accounts.costOfGoods, amountFen: -cost }, { account: accounts.supplierPayable, amountFen: cost }] : []),
       ],
     });
-    const cost = unitCostFen * o.quantity;
-    if (cost > 0) {
-      await deps.ledger.post(tx, { kind: 'cost_of_goods', refType: 'order', refId: o.id, postings: [{ account: accounts.costOfGoods, amountFen: -cost }, { account: accounts.supplierPayable, amountFen: cost }] });
-    }
   }
 
   /** Sells and hands over the order's reserved codes. */
@@ -181,19 +179,9 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
   async function sellFromBalance(tx: Tx, input: { buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown>; revealNow?: boolean; orderId: string; unitPrice: number; costFen: number; deadline: Date }) {
     const now = p.clock.now();
     const amount = input.unitPrice * input.quantity;
-    const cost = input.costFen * input.quantity;
     // Money first: a buyer who cannot pay fails before touching stock, and the lock on the buyer's balance row
     // queues one buyer's simultaneous orders, so a doomed order never holds codes that others then miss.
-    await deps.ledger.post(tx, {
-      kind: 'order_payment',
-      refType: 'order',
-      refId: input.orderId,
-      postings: [
-        { account: buyerAccount(input.buyer), amountFen: -amount },
-        { account: accounts.revenue, amountFen: amount },
-        ...(cost > 0 ? [{ account: accounts.costOfGoods, amountFen: -cost }, { account: accounts.supplierPayable, amountFen: cost }] : []),
-      ],
-    });
+    await postSale(tx, { id: input.orderId, amountFen: amount, quantity: input.quantity }, buyerAccount(input.buyer), input.costFen);
     const ids = await deps.vault.reserve({ skuId: input.skuId, quantity: input.quantity, holder: input.orderId, until: input.deadline }, tx);
     await deps.vault.transitionChain(ids, input.revealNow ? ['sell', 'deliver', 'reveal'] : ['sell', 'deliver'], { actorType: 'order', actorId: input.orderId, ref: input.orderId }, tx);
     let status: OrderStatus = 'pending_payment';
