@@ -24,6 +24,7 @@ import { vaultRoutes } from './modules/vault/routes.js';
 import { inventoryRoutes } from './modules/inventory/routes.js';
 import { supplierRoutes } from './modules/suppliers/routes.js';
 import { orderRoutes } from './modules/orders/routes.js';
+import { revealRoutes } from './modules/orders/reveal-routes.js';
 import { paymentRoutes } from './modules/payments/routes.js';
 import { webhookRoutes } from './modules/webhooks/routes.js';
 
@@ -90,6 +91,7 @@ export async function buildApp(platform: Platform, services: Services): Promise<
   await app.register(paymentRoutes, { payments: services.payments });
   await app.register(webhookRoutes, { webhooks: services.webhooks });
   await app.register(orderRoutes, { platform, orders: services.orders, payments: services.payments, customers: services.customers, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions });
+  await app.register(revealRoutes, { platform, revealTokens: services.revealTokens, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions });
   await app.register(inventoryRoutes, { inventory: services.inventory, vault: services.vault, expiringWithinDays: config.vaultExpiryAlertDays });
 
   return app;

@@ -137,6 +137,26 @@ function wechatPayConfig(env: Env) {
   };
 }
 
+/**
+ * Telegram Stars payments: on when TELEGRAM_BOT_TOKEN and
+ * TELEGRAM_STARS_FEN_PER_STAR are set; the webhook secret is then required,
+ * since it is all that authenticates a payment update.
+ */
+function telegramStarsConfig(env: Env) {
+  const token = optional(env, 'TELEGRAM_BOT_TOKEN');
+  const rawRate = optional(env, 'TELEGRAM_STARS_FEN_PER_STAR');
+  // Never echo the token: it is the bot's password.
+  if (token !== undefined && !/^\d+:[A-Za-z0-9_-]{20,}$/.test(token)) fail('TELEGRAM_BOT_TOKEN', 'must be a bot token from @BotFather (123456:ABC...)', '***');
+  const apiRoot = url(env, 'TELEGRAM_API_ROOT', ['https:', 'http:']) ?? 'https://api.telegram.org';
+  if (rawRate === undefined) return null;
+  const fenPerStar = int(env, 'TELEGRAM_STARS_FEN_PER_STAR', 0, 1, 1_000_000);
+  if (token === undefined) fail('TELEGRAM_BOT_TOKEN', 'is required when TELEGRAM_STARS_FEN_PER_STAR is set', undefined);
+  const webhookSecret = optional(env, 'TELEGRAM_WEBHOOK_SECRET');
+  if (webhookSecret === undefined) fail('TELEGRAM_WEBHOOK_SECRET', 'is required when Telegram Stars payments are on', undefined);
+  if (!/^[A-Za-z0-9_-]{16,256}$/.test(webhookSecret)) fail('TELEGRAM_WEBHOOK_SECRET', 'must be 16-256 of A-Z, a-z, 0-9, _ and -', '***');
+  return { botToken: token, fenPerStar, webhookSecret, apiRoot };
+}
+
 /** A comma-separated list of host names; a leading "*." allows subdomains. */
 function hostList(env: Env, name: string): string[] {
   const hosts = (optional(env, name) ?? '')
@@ -225,11 +245,15 @@ export function loadConfig(env: Env = process.env) {
     supplierUrlAllowlist,
     orderPaymentWindowMinutes: int(env, 'ORDER_PAYMENT_WINDOW_MINUTES', 10, 1, 24 * 60),
     orderMaxUnpaidPerBuyer: int(env, 'ORDER_MAX_UNPAID_PER_BUYER', 3, 1, 100),
+    // Stored responses of retriable writes: a client may retry that late, so never less than 90 days.
+    idempotencyRetentionDays: int(env, 'IDEMPOTENCY_RETENTION_DAYS', 90, 90, 3650),
     sandboxPayments: bool(env, 'SANDBOX_PAYMENTS', nodeEnv !== 'production'),
     wechatPay: wechatPayConfig(env),
+    telegramStars: telegramStarsConfig(env),
     webhookUrlAllowlist: hostList(env, 'WEBHOOK_URL_ALLOWLIST'),
     webhookAllowPrivateNetworks: bool(env, 'WEBHOOK_ALLOW_PRIVATE_NETWORKS', nodeEnv !== 'production'),
     webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 500, 60_000),
+    webhookRetentionDays: int(env, 'WEBHOOK_RETENTION_DAYS', 30, 1, 3650),
     jobsEnabled: bool(env, 'JOBS_ENABLED', true),
     seedDemo: bool(env, 'SEED_DEMO', nodeEnv !== 'production'),
     demoSupplier: bool(env, 'DEMO_SUPPLIER', nodeEnv !== 'production'),

@@ -11,9 +11,13 @@ import { createSupplierService } from './modules/suppliers/service.js';
 import { createLedgerService } from './modules/ledger/service.js';
 import { createWebhookService } from './modules/webhooks/service.js';
 import { createOrderService } from './modules/orders/service.js';
+import { createRevealTokenService } from './modules/orders/reveal-tokens.js';
+import { createOrderRetention } from './modules/orders/retention.js';
+import { createWebhookRetention } from './modules/webhooks/retention.js';
 import { createPaymentService } from './modules/payments/service.js';
 import { createSandboxProvider } from './modules/payments/sandbox.js';
 import { createWeChatPayProvider } from './modules/payments/wechat-pay.js';
+import { createTelegramStarsProvider, starsInvoicesFrom } from './modules/payments/telegram-stars.js';
 import { hmacSha256Hex } from './lib/crypto.js';
 import type { PaymentProvider, ProviderName } from './modules/payments/provider.js';
 
@@ -33,21 +37,25 @@ export function createServices(p: Platform) {
     allowPrivateNetworks: p.config.webhookAllowPrivateNetworks,
     fetchTimeoutMs: p.config.webhookTimeoutMs,
   });
-  const orders = createOrderService(p, { audit, catalog, vault, ledger, agents, emit: (tx, event) => webhooks.enqueue(tx, event as Parameters<typeof webhooks.enqueue>[1]) }, { paymentWindowMinutes: p.config.orderPaymentWindowMinutes, maxUnpaidPerBuyer: p.config.orderMaxUnpaidPerBuyer });
+  const orders = createOrderService(p, { audit, catalog, vault, ledger, agents, emit: (tx, events) => webhooks.enqueueMany(tx, events as Parameters<typeof webhooks.enqueueMany>[1]) }, { paymentWindowMinutes: p.config.orderPaymentWindowMinutes, maxUnpaidPerBuyer: p.config.orderMaxUnpaidPerBuyer });
   const suppliers = createSupplierService(
     p,
     { audit, catalog, alerts, importPurchasedCodes: vault.importPurchasedCodes },
     { callbackBaseUrl: p.config.publicUrl, allowedHosts: p.config.supplierUrlAllowlist.length ? p.config.supplierUrlAllowlist : undefined },
   );
-  const payments = createPaymentService(p, { orders }, paymentProviders(p), { notifyBaseUrl: p.config.publicUrl });
-  return { audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments };
+  const payments = createPaymentService(p, { orders, ledger }, paymentProviders(p), { notifyBaseUrl: p.config.publicUrl });
+  const revealTokens = createRevealTokenService(p, { audit, vault }, { publicUrl: p.config.publicUrl });
+  const orderRetention = createOrderRetention(p, { idempotencyDays: p.config.idempotencyRetentionDays });
+  const webhookRetention = createWebhookRetention(p, { retentionDays: p.config.webhookRetentionDays });
+  return { audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention };
 }
 
-/** The payment providers this installation has: the sandbox outside production, WeChat Pay when configured. */
+/** The payment providers this installation has: the sandbox outside production, WeChat Pay and Telegram Stars when configured. */
 export function paymentProviders(p: Platform): Partial<Record<ProviderName, PaymentProvider>> {
   const out: Partial<Record<ProviderName, PaymentProvider>> = {};
   if (p.config.sandboxPayments) out.sandbox = createSandboxProvider({ secret: sandboxSecret(p), clock: p.clock });
   if (p.config.wechatPay) out.wechat = createWeChatPayProvider(p.config.wechatPay, p.clock);
+  if (p.config.telegramStars) out.stars = createTelegramStarsProvider({ ...p.config.telegramStars, invoices: starsInvoicesFrom(p.db) });
   return out;
 }
 

@@ -83,7 +83,11 @@ export interface TestApp {
 
 export async function bootTestApp(opts: { clock?: Clock; env?: Record<string, string>; onDisk?: boolean; logger?: Logger } = {}): Promise<TestApp> {
   const fresh = await freshDatabaseEnv({ onDisk: opts.onDisk });
-  const env = { ...fresh.env, ...opts.env };
+  return openTestApp({ ...fresh.env, ...opts.env }, { ...opts, cleanup: fresh.cleanup });
+}
+
+/** The app on an existing database (a child process reopening what a test created); `cleanup` drops it on close. */
+export async function openTestApp(env: Record<string, string>, opts: { clock?: Clock; onDisk?: boolean; logger?: Logger; cleanup?: () => Promise<void> } = {}): Promise<TestApp> {
   const config = loadConfig(env);
   const platform = await openPlatform(config, { inMemory: !opts.onDisk, clock: opts.clock, logger: opts.logger });
   const services = createServices(platform);
@@ -106,7 +110,7 @@ export async function bootTestApp(opts: { clock?: Clock; env?: Record<string, st
     stop,
     async close() {
       await stop();
-      await fresh.cleanup();
+      await opts.cleanup?.();
     },
     inject: (o) => app.inject(o),
     async loginAs(role, email) {

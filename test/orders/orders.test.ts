@@ -102,7 +102,7 @@ describe('refunds', () => {
     expect(await t.services.ledger.balance(accounts.agentBalance(agent.id).id)).toBe(10_000);
     const refunded = await t.inject({ method: 'POST', url: `/admin/orders/${order.id}/refund`, headers: bearer(finance), payload: { reason: 'customer changed mind' } });
     expect(refunded.statusCode).toBe(200);
-    expect(refunded.json()).toMatchObject({ status: 'refunded', refunded_fen: 10_000 });
+    expect(refunded.json().order).toMatchObject({ status: 'refunded', refunded_fen: 10_000 });
     expect(await t.services.ledger.balance(accounts.agentBalance(agent.id).id)).toBe(20_000);
     expect(await stateCounts(sku)).toEqual({ available: 4 });
 
@@ -112,7 +112,7 @@ describe('refunds', () => {
     expect(refused.statusCode).toBe(422);
     expect(refused.json().error.details.code).toBe('CODES_REVEALED');
     const decided = await t.inject({ method: 'POST', url: `/admin/orders/${second.id}/refund`, headers: bearer(finance), payload: { reason: 'after-sales: code invalid at brand', after_sales: true } });
-    expect(decided.json().status).toBe('refunded');
+    expect(decided.json().order.status).toBe('refunded');
     expect(await stateCounts(sku)).toEqual({ available: 3, voided: 1 });
     expect(await t.services.ledger.balance(accounts.agentBalance(agent.id).id)).toBe(20_000);
     expect((await t.services.ledger.verify()).ok).toBe(true);

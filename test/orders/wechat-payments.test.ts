@@ -24,7 +24,7 @@ beforeAll(async () => {
     clock,
   );
   const urls = { notifyBaseUrl: '' };
-  payments = createPaymentService(t.platform, { orders: t.services.orders }, { wechat }, urls);
+  payments = createPaymentService(t.platform, { orders: t.services.orders, ledger: t.services.ledger }, { wechat }, urls);
   app = await buildApp(t.platform, { ...t.services, payments });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   urls.notifyBaseUrl = base;

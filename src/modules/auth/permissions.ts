@@ -18,6 +18,7 @@ export const permissions = [
   'vault:export',
   'orders:read',
   'orders:refund',
+  'orders:reveal-link', // issue a one-time link that shows an order's codes to its buyer
   'ledger:read',
   'finance:withdrawals',
   'agents:read',
@@ -40,10 +41,10 @@ const readAll: Permission[] = ['self', 'staff:read', 'catalog:read', 'vault:read
 
 export const rolePermissions: Record<Role, ReadonlySet<Permission>> = {
   owner: new Set(permissions),
-  operations: new Set<Permission>([...readAll, 'catalog:write', 'vault:import', 'agents:manage', 'marketing:manage', 'risk:read']),
+  operations: new Set<Permission>([...readAll, 'catalog:write', 'vault:import', 'agents:manage', 'marketing:manage', 'risk:read', 'orders:reveal-link']),
   finance: new Set<Permission>([...readAll, 'ledger:read', 'finance:withdrawals', 'orders:refund', 'audit:read']),
   risk: new Set<Permission>([...readAll, 'risk:read', 'risk:rules', 'risk:review', 'audit:read', 'customers:pii']),
-  support: new Set<Permission>(['self', 'customers:read', 'orders:read', 'catalog:read', 'support:tickets', 'vault:reveal']),
+  support: new Set<Permission>(['self', 'customers:read', 'orders:read', 'catalog:read', 'support:tickets', 'vault:reveal', 'orders:reveal-link']),
   readonly: new Set<Permission>(readAll),
 };
 

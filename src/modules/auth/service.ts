@@ -66,6 +66,9 @@ function checkPasswordStrength(password: string) {
   }
 }
 
+/** How long an instance trusts its cached copy of an API key (the revocation delay on other instances). */
+export const API_KEY_CACHE_MS = 5_000;
+
 export function createAuthService(p: Platform, audit: AuditService) {
   const { config } = p;
   const blockSeconds = config.loginBlockMinutes * 60;
@@ -267,6 +270,22 @@ export function createAuthService(p: Platform, audit: AuditService) {
       if (!k) throw notFound('active API key', id);
       await audit.record({ actorType: 'staff', actorId: actor.id, action: 'apikey.revoke', targetType: 'api_key', targetId: id, ip: actor.ip }, tx);
     });
+    // After the commit, so a request in between cannot cache the key again as still active.
+    apiKeyCache.delete(id);
+  }
+
+  // Partners sign every call: the key row and its unsealed secret are kept for a few seconds per instance
+  // instead of a query and an unseal per request. A revocation applies at once on the instance that made it
+  // and within API_KEY_CACHE_MS on the others.
+  const apiKeyCache = new Map<string, { key: { id: string; ownerType: string; ownerId: string; secret: string } | null; at: number }>();
+  async function activeApiKey(id: string) {
+    const hit = apiKeyCache.get(id);
+    if (hit && Date.now() - hit.at < API_KEY_CACHE_MS) return hit.key;
+    const [row] = await p.db.select().from(apiKeys).where(eq(apiKeys.id, id));
+    const key = row && !row.revokedAt ? { id: row.id, ownerType: row.ownerType, ownerId: row.ownerId, secret: p.keyRing.unwrap(row.secretKeyId, row.secretSealed, row.id).toString() } : null;
+    if (apiKeyCache.size > 10_000) apiKeyCache.clear();
+    apiKeyCache.set(id, { key, at: Date.now() });
+    return key;
   }
 
   /**
@@ -280,9 +299,9 @@ export function createAuthService(p: Platform, audit: AuditService) {
     if (!/^[A-Za-z0-9_-]{16,64}$/.test(h.nonce)) throw invalid('X-Kq-Nonce must be 16-64 characters of [A-Za-z0-9_-]');
     const skew = Math.abs(p.clock.now().getTime() / 1000 - Number(h.timestamp));
     if (skew > config.signatureToleranceSeconds) throw invalid(`timestamp is ${Math.round(skew)} s away from server time (limit ${config.signatureToleranceSeconds} s)`);
-    const [key] = await p.db.select().from(apiKeys).where(eq(apiKeys.id, h.keyId));
-    if (!key || key.revokedAt) throw invalid('unknown or revoked API key');
-    const secret = p.keyRing.unwrap(key.secretKeyId, key.secretSealed, key.id).toString();
+    const key = await activeApiKey(h.keyId);
+    if (!key) throw invalid('unknown or revoked API key');
+    const secret = key.secret;
     const expected = signRequest(secret, method, pathWithQuery, h.timestamp, h.nonce, rawBody);
     if (!signatureMatches(expected, h.signature)) throw invalid('signature does not match');
     const fresh = await p.kv.setIfAbsent(`nonce:${key.id}:${h.nonce}`, '1', config.signatureToleranceSeconds * 2 * 1000);

@@ -1,3 +1,4 @@
+import { queryRows } from '../../db/raw.js';
 import { and, desc, eq, inArray, like } from 'drizzle-orm';
 import { pageFilter } from '../../db/paging.js';
 import type { AuditService } from '../audit/service.js';
@@ -82,6 +83,19 @@ function checkSku(s: NewSku, prefix: string) {
   if (!s.reusable && (s.maxSalesPerCode ?? 1) > 1) throw fieldError(`${prefix}maxSalesPerCode`, 'only reusable SKUs may sell a code more than once');
 }
 
+export interface SaleInfo {
+  id: string;
+  onSale: boolean;
+  offSaleReason: string | null;
+  kind: string;
+  minPerOrder: number;
+  maxPerOrder: number;
+  retailPriceFen: number;
+  agentPrices: Record<string, number>;
+  costFen: number;
+  usageInstructions: string;
+}
+
 export function createCatalogService(p: Platform, deps: { audit: AuditService }) {
   async function createProduct(input: { name: string; brand: string; category: string; kind: ProductKind; description?: string; skus: NewSku[] }): Promise<ProductView> {
     if (input.skus.length === 0) throw new AppError('VALIDATION_FAILED', 'skus: a product needs at least one SKU', [{ field: 'skus', message: 'at least one' }]);
@@ -141,10 +155,17 @@ export function createCatalogService(p: Platform, deps: { audit: AuditService })
   }
 
   /** A SKU with its product's kind, in one query (the order path reads it on every sale). */
-  async function saleInfo(id: string, db: DbOrTx = p.db) {
-    const [row] = await db.select({ sku: skus, kind: products.kind }).from(skus).innerJoin(products, eq(products.id, skus.productId)).where(eq(skus.id, id));
+  /** What selling a SKU needs to know, read on every order (hand-written: the hot path). */
+  async function saleInfo(id: string, db: DbOrTx = p.db): Promise<SaleInfo> {
+    const [row] = await queryRows<SaleInfo>(
+      db,
+      `select s.id, s.on_sale as "onSale", s.off_sale_reason as "offSaleReason", p.kind, s.min_per_order as "minPerOrder", s.max_per_order as "maxPerOrder",
+              s.retail_price_fen as "retailPriceFen", s.agent_prices as "agentPrices", s.cost_fen as "costFen", s.usage_instructions as "usageInstructions"
+       from skus s join products p on p.id = s.product_id where s.id = $1`,
+      [id],
+    );
     if (!row) throw notFound('SKU', id);
-    return { ...row.sku, kind: row.kind };
+    return row;
   }
 
   async function updateSku(id: string, patch: SkuPatch, actor: { id: string; ip?: string }): Promise<SkuView> {
@@ -199,7 +220,7 @@ export function createCatalogService(p: Platform, deps: { audit: AuditService })
   }
 
   /** Unit price for a buyer: the agent level's price when there is one, else retail. */
-  function priceFor(sku: typeof skus.$inferSelect, agentLevel?: number): number {
+  function priceFor(sku: Pick<SaleInfo, 'agentPrices' | 'retailPriceFen'>, agentLevel?: number): number {
     const levelPrice = agentLevel !== undefined ? sku.agentPrices[String(agentLevel)] : undefined;
     return levelPrice ?? sku.retailPriceFen;
   }

@@ -22,6 +22,13 @@ export function jobDefinitions(s: Services, config: Config): JobDefinition[] {
         await s.orders.cancelExpired();
       },
     },
+    // Retention: daily, in short batches, at 03:41-03:53 China time (cron is UTC).
+    { name: 'orders.purge-idempotency-keys', cron: '41 19 * * *', retryLimit: 2, handler: async () => void (await s.orderRetention.purgeIdempotencyKeys()) },
+    { name: 'orders.purge-reveal-tokens', cron: '47 19 * * *', retryLimit: 2, handler: async () => void (await s.orderRetention.purgeRevealTokens()) },
+    { name: 'webhooks.purge-delivered-events', cron: '53 19 * * *', retryLimit: 2, handler: async () => void (await s.webhookRetention.purgeDeliveredEvents()) },
+    // Paid orders that waited for stock are completed once codes are back; refunds are sent until the provider confirms.
+    { name: 'orders.fulfil-awaiting', cron: '* * * * *', handler: async () => void (await s.orders.fulfilAwaiting()) },
+    { name: 'payments.send-refunds', cron: '* * * * *', handler: async () => void (await s.payments.sendPendingRefunds()) },
     ...supplierJobDefinitions(s.suppliers),
     ...s.webhooks.jobDefinitions(),
   ];

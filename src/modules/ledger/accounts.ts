@@ -25,6 +25,8 @@ export const accounts = {
   /** what the platform owes suppliers for codes sold (positive = owed) */
   supplierPayable: platform('supplier_payable'),
   promotionExpense: platform('promotion_expense'),
+  /** refunds booked and owed to buyers, until the payment provider confirms it paid them back (positive = owed) */
+  refundsPayable: platform('refunds_payable'),
   commissionExpense: platform('commission_expense'),
   customerBalance: (customerId: string): AccountSpec => ({ id: `customer:${customerId}:balance`, kind: 'customer_balance', ownerType: 'customer', ownerId: customerId, allowNegative: false }),
   /** promotional balance (bonuses): spendable, never withdrawable */

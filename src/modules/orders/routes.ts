@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { Platform } from '../../platform.js';
 import { Page } from '../../lib/pagination.js';
 import { AppError } from '../../lib/errors.js';
-import { databaseMessage } from '../../db/raw.js';
+import { newId } from '../../lib/ids.js';
 import { IdParams, Strict, errorResponses } from '../../http/schemas.js';
 import { staffOf } from '../../http/auth.js';
 import type { CustomerService } from '../customers/service.js';
@@ -51,6 +51,17 @@ export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Pl
   const { orders, platform } = opts;
   const idempotency = createIdempotency(platform);
 
+  /** Asks the provider for a payment; a provider that fails leaves the order unpaid (it expires) and says so clearly. */
+  const startPayment = async (orderId: string, provider: 'wechat' | 'sandbox' | 'stars', openid?: string) => {
+    try {
+      return await opts.payments.start(orderId, provider, { openid });
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      platform.logger.error({ err, order_id: orderId, provider }, 'payment provider did not start a payment');
+      throw new AppError('SERVICE_UNAVAILABLE', `the ${provider} payment could not be started; retry with the same Idempotency-Key`, { order_id: orderId });
+    }
+  };
+
   app.post(
     '/open/v1/orders',
     {
@@ -62,7 +73,7 @@ export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Pl
         body: Strict({
           sku_id: Id('sku'),
           quantity: Type.Integer({ minimum: 1, maximum: 1000 }),
-          payment: Type.Union([Type.Literal('balance'), Type.Literal('wechat'), Type.Literal('sandbox')], { description: 'balance pays at once; wechat and sandbox return what the client needs to pay' }),
+          payment: Type.Union([Type.Literal('balance'), Type.Literal('wechat'), Type.Literal('stars'), Type.Literal('sandbox')], { description: 'balance pays at once; wechat, stars (Telegram Stars: an invoice link) and sandbox return what the client needs to pay' }),
           payer_openid: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'WeChat openid of the payer (JSAPI)' })),
           customer: Type.Optional(Strict({ provider: Type.Union(identityProviders.map((p) => Type.Literal(p))), external_id: Type.String({ minLength: 1, maxLength: 128 }) }, { description: 'for partners: the end customer the order is for' })),
         }),
@@ -80,29 +91,26 @@ export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Pl
         if (!b.customer) throw new AppError('VALIDATION_FAILED', 'customer: required for partner orders', [{ field: 'customer', message: 'required' }]);
         buyer = { type: 'customer', id: (await opts.customers.resolve({ identity: { provider: b.customer.provider, externalId: b.customer.external_id } })).customerId };
       }
-      const run = () =>
-        platform.db.transaction(async (tx) => {
-          const prior = await idempotency.lookup(tx, scope, key, b);
-          if (prior) return { status: 200, orderId: (prior.body as { order_id: string }).order_id, order: undefined, codes: undefined };
-          if (b.payment !== 'balance' && !opts.payments.configured(b.payment)) throw new AppError('VALIDATION_FAILED', `payment: ${b.payment} is not configured here`, [{ field: 'payment', message: 'not configured' }]);
-          const order = await orders.createOrder({ buyer, skuId: b.sku_id, quantity: b.quantity, channel: 'api', payment: b.payment === 'balance' ? 'balance' : 'external', provider: b.payment, apiKeyOwner: owner, revealNow: true }, tx);
-          await idempotency.store(tx, scope, key, b, 201, { order_id: order.id });
-          return { status: 201, orderId: order.id, order, codes: order.deliveredCodes };
-        });
-      let result: Awaited<ReturnType<typeof run>>;
-      try {
-        result = await run();
-      } catch (err) {
-        // A twin request with the same key committed first: replay its result.
-        if (!/idempotency_keys_pkey|duplicate key/.test(databaseMessage(err))) throw err;
-        result = await run();
-      }
+      // Checked before anything is written: a JSAPI payment cannot start without its payer.
+      if (b.payment === 'wechat' && !b.payer_openid) throw new AppError('VALIDATION_FAILED', 'payer_openid: required to pay with WeChat (JSAPI)', [{ field: 'payer_openid', message: 'required for wechat' }]);
+      const orderId = newId('ord', platform.clock.now());
+      const result = await platform.db.transaction(async (tx) => {
+        // The key is claimed first, with the response it will replay (the new order's id); a twin request waits for this one.
+        const prior = await idempotency.claim(tx, scope, key, b, { statusCode: 201, body: { order_id: orderId } });
+        if (prior) return { status: 200, orderId: (prior.body as { order_id: string }).order_id, order: undefined, codes: undefined };
+        if (b.payment !== 'balance' && !opts.payments.configured(b.payment)) throw new AppError('VALIDATION_FAILED', `payment: ${b.payment} is not configured here`, [{ field: 'payment', message: 'not configured' }]);
+        const order = await orders.createOrder({ buyer, skuId: b.sku_id, quantity: b.quantity, channel: 'api', payment: b.payment === 'balance' ? 'balance' : 'external', provider: b.payment, apiKeyOwner: owner, revealNow: true, orderId }, tx);
+        return { status: 201, orderId: order.id, order, codes: order.deliveredCodes };
+      });
       // A new unpaid order asks its provider for a payment after the order (and its stock) is committed.
-      const payment = result.status === 201 && result.order?.status === 'pending_payment' && b.payment !== 'balance' ? await opts.payments.start(result.orderId, b.payment, { openid: b.payer_openid }) : undefined;
-      const order = result.order && !payment ? toView(result.order) : await orders.get(result.orderId);
+      // A replay of an unpaid order starts a fresh payment attempt: the client may have lost the first one's parameters.
+      const current = result.order ? toView(result.order) : await orders.get(result.orderId);
+      const payment = current.status === 'pending_payment' && b.payment !== 'balance' ? await startPayment(result.orderId, b.payment, b.payer_openid) : undefined;
+      const order = payment ? await orders.get(result.orderId) : current;
       // Codes are never stored with the idempotent response: a replay reads them again for their owner.
       const codes = result.codes ?? (order.status === 'delivered' || order.status === 'partially_delivered' ? await orders.revealCodes(order.id, { apiKeyOwner: owner }) : []);
-      return reply.code(result.status).send({ order, codes, usage_instructions: await opts.usageInstructions(order.sku_id), ...(payment ? { payment } : {}) });
+      const usage = result.order?.usageInstructions ?? (await opts.usageInstructions(order.sku_id));
+      return reply.code(result.status).send({ order, codes, usage_instructions: usage, ...(payment ? { payment } : {}) });
     },
   );
 
@@ -119,6 +127,31 @@ export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Pl
       const codes = await orders.revealCodes(request.params.id, { apiKeyOwner: ownerOf(request) });
       const order = await orders.get(request.params.id);
       return { order, codes, usage_instructions: await opts.usageInstructions(order.sku_id) };
+    },
+  );
+
+  app.post(
+    '/open/v1/orders/:id/awaiting-choice',
+    {
+      config: { signed: true },
+      schema: {
+        tags: ['open api'],
+        summary: 'For an order paid while sold out: keep waiting (delivered on restock) or take the money back to the balance now',
+        params: IdParams('ord'),
+        body: Strict({ choice: Type.Union([Type.Literal('wait'), Type.Literal('refund_to_balance')]) }),
+        response: { 200: Order, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const owner = ownerOf(request);
+      if (request.body.choice === 'wait') return orders.keepWaiting(request.params.id, { apiKeyOwner: owner });
+      await orders.getOwned(request.params.id, owner); // anyone else: not found, before anything else is said
+      const done = await opts.payments.refundOrder(
+        request.params.id,
+        { reason: 'buyer chose a refund to balance while the product was sold out', to: 'balance', onlyIf: { status: 'paid_awaiting_stock', owner: { apiKeyOwner: owner } } },
+        { id: owner, type: 'customer' },
+      );
+      return done.order;
     },
   );
 
@@ -152,19 +185,30 @@ export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Pl
 
   app.get('/admin/orders/:id', { config: { permission: 'orders:read' }, schema: { tags, summary: 'One order (codes are never shown here)', params: IdParams('ord'), response: { 200: Order, ...errorResponses } } }, async (request) => orders.get(request.params.id));
 
+  const Refund = Type.Object({ order: Order, refund: Type.Object({ id: Type.Union([Type.String(), Type.Null()]), amount_fen: Type.Integer(), to: Type.String(), status: Type.String() }) });
   app.post(
     '/admin/orders/:id/refund',
     {
       config: { permission: 'orders:refund' },
       schema: {
         tags,
-        summary: 'Refund to the buyer\'s balance: unrevealed codes return to stock; revealed ones need after_sales=true and are voided',
+        summary: 'Refund an order, whole or in part (quantity or code_ids). Unrevealed codes return to stock; revealed ones need after_sales=true and are voided. The money goes back the way it came (to: original) or to the buyer\'s balance.',
         params: IdParams('ord'),
-        body: Strict({ reason: Type.String({ minLength: 3, maxLength: 500 }), after_sales: Type.Optional(Type.Boolean()) }),
-        response: { 200: Order, ...errorResponses },
+        body: Strict({
+          reason: Type.String({ minLength: 3, maxLength: 500 }),
+          after_sales: Type.Optional(Type.Boolean()),
+          quantity: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          code_ids: Type.Optional(Type.Array(Id('cod'), { minItems: 1, maxItems: 1000, uniqueItems: true })),
+          to: Type.Optional(Type.Union([Type.Literal('original'), Type.Literal('balance')], { description: 'default: original for provider payments, balance for balance payments' })),
+        }),
+        response: { 200: Refund, ...errorResponses },
       },
     },
-    async (request) => orders.refund(request.params.id, { reason: request.body.reason, afterSales: request.body.after_sales }, staffOf(request)),
+    async (request) => {
+      const b = request.body;
+      if (b.quantity !== undefined && b.code_ids) throw new AppError('VALIDATION_FAILED', 'quantity: give either quantity or code_ids, not both', [{ field: 'quantity', message: 'not with code_ids' }]);
+      return opts.payments.refundOrder(request.params.id, { reason: b.reason, afterSales: b.after_sales, quantity: b.quantity, codeIds: b.code_ids, to: b.to }, staffOf(request));
+    },
   );
 
   app.post(

@@ -2,6 +2,7 @@ import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Platform } from '../../platform.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
 import { pageFilter } from '../../db/paging.js';
+import { queryRows } from '../../db/raw.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import { toPage } from '../../lib/pagination.js';
@@ -53,7 +54,7 @@ export interface OrderDeps {
   ledger: LedgerService;
   agents: AgentService;
   /** Writes an outbox event in the caller's transaction (the webhooks module). */
-  emit?: (tx: DbOrTx, event: { type: string; ownerType?: string; ownerId?: string; data: Record<string, unknown> }) => Promise<unknown>;
+  emit?: (tx: DbOrTx, events: { type: string; ownerType?: string; ownerId?: string; data: Record<string, unknown> }[]) => Promise<unknown>;
 }
 
 export interface OrderSettings {
@@ -71,10 +72,11 @@ const buyerAccount = (b: Buyer): AccountSpec => (b.type === 'agent' ? accounts.a
  * payment notification.
  */
 export function createOrderService(p: Platform, deps: OrderDeps, settings: OrderSettings) {
-  const emit = async (tx: DbOrTx, type: string, order: { id: string; apiKeyOwner: string | null }, data: Record<string, unknown>) => {
+  /** Outbox events of one change, written in its transaction, in one statement. */
+  const emit = async (tx: DbOrTx, order: { id: string; apiKeyOwner: string | null }, events: { type: string; data: Record<string, unknown> }[]) => {
     if (!deps.emit) return;
     const [ownerType, ownerId] = order.apiKeyOwner?.split(':') ?? [];
-    await deps.emit(tx, { type, ownerType, ownerId, data: { order_id: order.id, ...data } });
+    await deps.emit(tx, events.map((e) => ({ type: e.type, ownerType, ownerId, data: { order_id: order.id, ...e.data } })));
   };
 
   async function lockOrder(tx: Tx, orderId: string) {
@@ -104,24 +106,35 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     });
   }
 
-  /** Sells and hands over the order's reserved codes. */
+  /**
+   * Sells and hands over the order's codes: those it reserved, topped up from
+   * stock if some were lost (a late payment after the deadline released or
+   * expired them). All or nothing: short of stock, it holds no codes and waits.
+   */
   async function fulfil(tx: Tx, o: typeof orders.$inferSelect) {
-    const held = await deps.vault.codesOfOrder(o.id, tx);
-    const reserved = held.filter((c) => c.state === 'reserved').map((c) => c.id);
+    let reserved = (await deps.vault.codesOfOrder(o.id, tx)).filter((c) => c.state === 'reserved').map((c) => c.id);
     let order = await move(tx, o, 'fulfil');
-    if (reserved.length < o.quantity) return move(tx, order, 'await_stock');
     const ctx = { actorType: 'order' as const, actorId: o.id, ref: o.id };
+    if (reserved.length < o.quantity) {
+      try {
+        reserved = [...reserved, ...(await deps.vault.reserve({ skuId: o.skuId, quantity: o.quantity - reserved.length, holder: o.id, until: new Date(p.clock.now().getTime() + 60_000) }, tx))];
+      } catch (e) {
+        if (!(e instanceof AppError && e.code === 'OUT_OF_STOCK')) throw e;
+        if (reserved.length) await deps.vault.transition(reserved, 'release', { ...ctx, ref: `${o.id} waits for stock` }, tx);
+        return move(tx, order, 'await_stock');
+      }
+    }
     await deps.vault.transition(reserved, 'sell', ctx, tx);
     await deps.vault.transition(reserved, 'deliver', ctx, tx);
     order = await move(tx, order, 'deliver', { deliveredQuantity: reserved.length, deliveredAt: p.clock.now() });
-    await emit(tx, 'order.delivered', order, { quantity: reserved.length, sku_id: o.skuId });
+    await emit(tx, order, [{ type: 'order.delivered', data: { quantity: reserved.length, sku_id: o.skuId } }]);
     return order;
   }
 
   async function createOrder(
-    input: { buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; payment: 'balance' | 'external'; provider?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown>; revealNow?: boolean },
+    input: { buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; payment: 'balance' | 'external'; provider?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown>; revealNow?: boolean; orderId?: string },
     tx: Tx,
-  ): Promise<typeof orders.$inferSelect & { deliveredCodes?: DeliveredCode[] }> {
+  ): Promise<typeof orders.$inferSelect & { deliveredCodes?: DeliveredCode[]; usageInstructions: string }> {
     const sku = await deps.catalog.saleInfo(input.skuId, tx);
     if (!sku.onSale) throw new AppError('UNPROCESSABLE', `SKU is not on sale${sku.offSaleReason ? `: ${sku.offSaleReason}` : ''}`, [{ field: 'sku_id', message: 'not on sale' }]);
     if (sku.kind === 'topup') throw new AppError('UNPROCESSABLE', 'direct top-up orders go through the supplier purchase API', [{ field: 'sku_id', message: 'is a top-up SKU' }]);
@@ -133,9 +146,9 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     const unitPrice = deps.catalog.priceFor(sku, level);
     const now = p.clock.now();
     const deadline = new Date(now.getTime() + settings.paymentWindowMinutes * 60_000);
-    const orderId = newId('ord', now);
+    const orderId = input.orderId ?? newId('ord', now);
 
-    if (input.payment === 'balance') return sellFromBalance(tx, { ...input, orderId, unitPrice, costFen: sku.costFen, deadline });
+    if (input.payment === 'balance') return { ...(await sellFromBalance(tx, { ...input, orderId, unitPrice, costFen: sku.costFen, deadline })), usageInstructions: sku.usageInstructions };
     // One buyer's unpaid orders are created one at a time, so the unpaid-reservation limit holds under concurrency.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`order-buyer:${input.buyer.type}:${input.buyer.id}`}))`);
     {
@@ -165,8 +178,8 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
       .returning();
     const order = inserted!;
     await deps.vault.reserve({ skuId: sku.id, quantity: input.quantity, holder: orderId, until: deadline }, tx);
-    await emit(tx, 'order.created', order, { sku_id: sku.id, quantity: input.quantity, amount_fen: order.amountFen });
-    return order;
+    await emit(tx, order, [{ type: 'order.created', data: { sku_id: sku.id, quantity: input.quantity, amount_fen: order.amountFen } }]);
+    return { ...order, usageInstructions: sku.usageInstructions };
   }
 
   /**
@@ -182,39 +195,57 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     // Money first: a buyer who cannot pay fails before touching stock, and the lock on the buyer's balance row
     // queues one buyer's simultaneous orders, so a doomed order never holds codes that others then miss.
     await postSale(tx, { id: input.orderId, amountFen: amount, quantity: input.quantity }, buyerAccount(input.buyer), input.costFen);
-    const ids = await deps.vault.reserve({ skuId: input.skuId, quantity: input.quantity, holder: input.orderId, until: input.deadline }, tx);
-    await deps.vault.transitionChain(ids, input.revealNow ? ['sell', 'deliver', 'reveal'] : ['sell', 'deliver'], { actorType: 'order', actorId: input.orderId, ref: input.orderId }, tx);
+    // Claimed straight into their final state (sold, delivered, and revealed for an API caller) with their history.
+    const ids = await deps.vault.reserve({ skuId: input.skuId, quantity: input.quantity, holder: input.orderId, until: input.deadline, ctx: { actorType: 'order', actorId: input.orderId, ref: input.orderId }, then: input.revealNow ? ['sell', 'deliver', 'reveal'] : ['sell', 'deliver'] }, tx);
     let status: OrderStatus = 'pending_payment';
     for (const e of ['pay', 'fulfil', 'deliver'] as const) status = nextStatus(status, e);
-    const [order] = await tx
-      .insert(orders)
-      .values({
-        id: input.orderId,
-        buyerType: input.buyer.type,
-        buyerId: input.buyer.id,
-        apiKeyOwner: input.apiKeyOwner ?? null,
-        skuId: input.skuId,
-        quantity: input.quantity,
-        unitPriceFen: input.unitPrice,
-        amountFen: amount,
-        channel: input.channel,
-        agentId: input.agentId ?? null,
-        status,
-        paymentProvider: 'balance',
-        paymentDeadline: input.deadline,
-        deliveredQuantity: ids.length,
-        deliveryTarget: input.deliveryTarget ?? null,
-        createdAt: now,
-        updatedAt: now,
-        paidAt: now,
-        deliveredAt: now,
-      })
-      .returning();
-    await emit(tx, 'order.paid', order!, { amount_fen: amount, provider: 'balance' });
-    await emit(tx, 'order.delivered', order!, { quantity: ids.length, sku_id: input.skuId });
-    if (!input.revealNow) return order!;
+    const order: typeof orders.$inferSelect = {
+      id: input.orderId,
+      buyerType: input.buyer.type,
+      buyerId: input.buyer.id,
+      apiKeyOwner: input.apiKeyOwner ?? null,
+      skuId: input.skuId,
+      quantity: input.quantity,
+      unitPriceFen: input.unitPrice,
+      discountFen: 0,
+      amountFen: amount,
+      channel: input.channel,
+      agentId: input.agentId ?? null,
+      couponId: null,
+      status,
+      paymentProvider: 'balance',
+      paymentDeadline: input.deadline,
+      awaitingChoice: null,
+      deliveredQuantity: ids.length,
+      refundedFen: 0,
+      deliveryTarget: input.deliveryTarget ?? null,
+      failureReason: null,
+      createdAt: now,
+      updatedAt: now,
+      paidAt: now,
+      deliveredAt: now,
+    };
+    await insertOrder(tx, order);
+    await emit(tx, order, [
+      { type: 'order.paid', data: { amount_fen: amount, provider: 'balance' } },
+      { type: 'order.delivered', data: { quantity: ids.length, sku_id: input.skuId } },
+    ]);
+    if (!input.revealNow) return order;
     const plain = await deps.vault.openCodes(ids, tx);
-    return { ...order!, deliveredCodes: ids.map((id) => ({ code_id: id, card_number: plain.get(id)?.cardNumber ?? null, secret: plain.get(id)!.secret })) };
+    return { ...order, deliveredCodes: ids.map((id) => ({ code_id: id, card_number: plain.get(id)?.cardNumber ?? null, secret: plain.get(id)!.secret })) };
+  }
+
+  /** The order row, written once per sale by hand-written SQL (the hot path; see sellFromBalance). */
+  async function insertOrder(tx: Tx, o: typeof orders.$inferSelect) {
+    const ts = (d: Date | null) => d?.toISOString() ?? null;
+    await queryRows(
+      tx,
+      `insert into orders (id, buyer_type, buyer_id, api_key_owner, sku_id, quantity, unit_price_fen, discount_fen, amount_fen, channel, agent_id, coupon_id, status, payment_provider,
+         payment_deadline, awaiting_choice, delivered_quantity, refunded_fen, delivery_target, failure_reason, created_at, updated_at, paid_at, delivered_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::timestamptz, $16, $17, $18, $19::jsonb, $20, $21::timestamptz, $22::timestamptz, $23::timestamptz, $24::timestamptz)`,
+      [o.id, o.buyerType, o.buyerId, o.apiKeyOwner, o.skuId, o.quantity, o.unitPriceFen, o.discountFen, o.amountFen, o.channel, o.agentId, o.couponId, o.status, o.paymentProvider,
+        ts(o.paymentDeadline), o.awaitingChoice, o.deliveredQuantity, o.refundedFen, o.deliveryTarget ? JSON.stringify(o.deliveryTarget) : null, o.failureReason, ts(o.createdAt), ts(o.updatedAt), ts(o.paidAt), ts(o.deliveredAt)],
+    );
   }
 
   /**
@@ -230,15 +261,7 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     const sku = await deps.catalog.getSku(o.skuId, tx);
     await postSale(tx, o, payment.cashAccount ?? accounts.cash, sku.costFen);
     let order = await move(tx, o, 'pay', { paidAt: p.clock.now() });
-    await emit(tx, 'order.paid', order, { amount_fen: o.amountFen, provider: payment.provider });
-    if (o.status === 'cancelled') {
-      // Its reservation was released at the deadline: claim again, if there is stock.
-      try {
-        await deps.vault.reserve({ skuId: o.skuId, quantity: o.quantity, holder: o.id, until: new Date(p.clock.now().getTime() + 60_000) }, tx);
-      } catch (e) {
-        if (!(e instanceof AppError && e.code === 'OUT_OF_STOCK')) throw e;
-      }
-    }
+    await emit(tx, order, [{ type: 'order.paid', data: { amount_fen: o.amountFen, provider: payment.provider } }]);
     order = await fulfil(tx, order);
     return { order, applied: true };
   }
@@ -260,7 +283,7 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
         const held = (await deps.vault.codesOfOrder(id, tx)).filter((c) => c.state === 'reserved').map((c) => c.id);
         if (held.length) await deps.vault.transition(held, 'release', { actorType: 'system', ref: `${id} payment deadline passed` }, tx);
         const order = await move(tx, o, 'cancel', { failureReason: 'payment deadline passed' });
-        await emit(tx, 'order.cancelled', order, { reason: 'payment deadline passed' });
+        await emit(tx, order, [{ type: 'order.cancelled', data: { reason: 'payment deadline passed' } }]);
         n++;
       });
     }
@@ -268,36 +291,113 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
   }
 
   /**
-   * Refund. Unrevealed codes go back to stock automatically; a revealed code
-   * is refunded only by an after-sales decision, and is then voided (it may
-   * have been used). The money returns to the buyer's balance, and the
-   * sale's ledger entries are reversed in proportion.
+   * Refund, whole or in part, in the caller's transaction. Unrevealed codes
+   * go back to stock automatically; a revealed code is refunded only by an
+   * after-sales decision, and is then voided (it may have been used). A
+   * partial refund names its codes or a quantity (unrevealed codes first).
+   * The money goes to `destination` (the buyer's balance unless the caller,
+   * the payments module, books it for the provider), and the sale's ledger
+   * entries are reversed in proportion. Returns what was refunded.
    */
-  async function refund(orderId: string, input: { reason: string; afterSales?: boolean }, actor: { id: string; ip?: string; type?: 'staff' | 'system' }) {
+  async function refundInTx(
+    tx: Tx,
+    orderId: string,
+    input: { reason: string; afterSales?: boolean; quantity?: number; codeIds?: string[]; destination?: AccountSpec; onlyIf?: { status: OrderStatus; owner?: { apiKeyOwner?: string; buyer?: Buyer } } },
+    actor: { id: string; ip?: string; type?: 'staff' | 'system' | 'customer' },
+  ) {
+    const o = await lockOrder(tx, orderId);
+    if (input.onlyIf) {
+      // A buyer's own request: checked under the lock, so it cannot race the restock that completes the order.
+      const viewer = input.onlyIf.owner;
+      if (viewer && !((viewer.apiKeyOwner && viewer.apiKeyOwner === o.apiKeyOwner) || (viewer.buyer && viewer.buyer.type === o.buyerType && viewer.buyer.id === o.buyerId))) throw notFound('order', orderId);
+      if (o.status !== input.onlyIf.status) throw new AppError('CONFLICT', `the order is ${o.status}, not ${input.onlyIf.status}`);
+    }
+    const refundedUnits = Math.round(o.refundedFen / Math.max(1, o.unitPriceFen));
+    let restock: string[] = [];
+    let voided: string[] = [];
+    let undelivered = 0;
+    if (o.status === 'paid_awaiting_stock') {
+      // Nothing was handed over: the whole outstanding quantity is refunded.
+      undelivered = o.quantity - refundedUnits;
+      if (input.quantity !== undefined && input.quantity !== undelivered) throw new AppError('VALIDATION_FAILED', `quantity: an order waiting for stock is refunded whole (${undelivered})`, [{ field: 'quantity', message: `must be ${undelivered}` }]);
+      if (input.codeIds?.length) throw new AppError('VALIDATION_FAILED', 'code_ids: this order has no codes yet', [{ field: 'code_ids', message: 'order has no codes' }]);
+    } else {
+      const held = await deps.vault.codesOfOrder(orderId, tx);
+      const unrevealed = held.filter((c) => c.state === 'delivered' || c.state === 'sold').map((c) => c.id);
+      const revealed = held.filter((c) => c.state === 'revealed').map((c) => c.id);
+      if (input.codeIds?.length) {
+        const wanted = [...new Set(input.codeIds)];
+        const foreign = wanted.filter((id) => !unrevealed.includes(id) && !revealed.includes(id));
+        if (foreign.length) throw new AppError('VALIDATION_FAILED', `code_ids: ${foreign.length} code(s) are not refundable codes of this order`, [{ field: 'code_ids', message: `not refundable here: ${foreign.slice(0, 5).join(', ')}` }]);
+        restock = wanted.filter((id) => unrevealed.includes(id));
+        voided = wanted.filter((id) => revealed.includes(id));
+      } else {
+        const want = input.quantity ?? unrevealed.length + revealed.length;
+        if (want > unrevealed.length + revealed.length) throw new AppError('VALIDATION_FAILED', `quantity: only ${unrevealed.length + revealed.length} code(s) of this order can be refunded`, [{ field: 'quantity', message: `at most ${unrevealed.length + revealed.length}` }]);
+        restock = unrevealed.slice(0, want);
+        voided = revealed.slice(0, want - restock.length);
+      }
+      if (voided.length && !input.afterSales) {
+        throw new AppError('UNPROCESSABLE', `${voided.length} code(s) of this order were revealed: only an after-sales decision can refund them`, { code: 'CODES_REVEALED', revealed: voided.length });
+      }
+    }
+    const units = restock.length + voided.length + undelivered;
+    if (units === 0) throw new AppError('CONFLICT', `nothing to refund on an order that is ${o.status}`);
+    const ctx = { actorType: (actor.type ?? 'staff') as 'staff' | 'system' | 'customer', actorId: actor.id, ref: `${orderId} refund: ${input.reason}` };
+    if (restock.length) await deps.vault.transition(restock, 'restock', ctx, tx);
+    if (voided.length) await deps.vault.transition(voided, 'void', ctx, tx);
+    // The last unit refunded takes whatever is left, so a whole refund always returns exactly what was paid.
+    const amount = refundedUnits + units >= o.quantity ? o.amountFen - o.refundedFen : Math.min(o.unitPriceFen * units, o.amountFen - o.refundedFen);
+    const destination = input.destination ?? buyerAccount({ type: o.buyerType as BuyerType, id: o.buyerId });
+    await deps.ledger.post(tx, { kind: 'order_refund', refType: 'order', refId: o.id, memo: input.reason, postings: [{ account: accounts.revenue, amountFen: -amount }, { account: destination, amountFen: amount }] });
+    // Codes back in stock are no longer a cost; voided ones stay a loss.
+    const sku = await deps.catalog.getSku(o.skuId, tx);
+    const restockedCost = sku.costFen * restock.length;
+    if (restockedCost > 0) await deps.ledger.post(tx, { kind: 'cost_of_goods_reversal', refType: 'order', refId: o.id, postings: [{ account: accounts.supplierPayable, amountFen: -restockedCost }, { account: accounts.costOfGoods, amountFen: restockedCost }] });
+    const refundedFen = o.refundedFen + amount;
+    const order = await move(tx, o, refundedFen >= o.amountFen ? 'refund' : 'refund_partly', { refundedFen });
+    await deps.audit.record({ actorType: actor.type ?? 'staff', actorId: actor.id, action: 'order.refund', targetType: 'order', targetId: orderId, ip: actor.ip, details: { amount_fen: amount, units, restocked: restock.length, voided: voided.length, to: destination.id, reason: input.reason } }, tx);
+    await emit(tx, order, [{ type: 'order.refunded', data: { amount_fen: amount, units, restocked: restock.length, voided: voided.length } }]);
+    return { order: toView(order), amountFen: amount, units, restocked: restock.length, voided: voided.length };
+  }
+
+  /** A refund to the buyer's balance, in its own transaction. */
+  async function refund(orderId: string, input: { reason: string; afterSales?: boolean; quantity?: number; codeIds?: string[] }, actor: { id: string; ip?: string; type?: 'staff' | 'system' | 'customer' }) {
+    return (await p.db.transaction((tx) => refundInTx(tx, orderId, input, actor))).order;
+  }
+
+  /**
+   * Orders paid while their SKU was sold out, completed now that there is
+   * stock: oldest payment first, each in its own transaction, all of an
+   * order's quantity or none of it. A SKU still short is skipped for the rest
+   * of the run. Buyers who chose a refund are not here any more.
+   */
+  async function fulfilAwaiting(limit = 100): Promise<number> {
+    const due = await queryRows<{ id: string; sku_id: string }>(p.db, `select id, sku_id from orders where status = 'paid_awaiting_stock' order by paid_at asc nulls last, id limit $1`, [limit]);
+    const soldOut = new Set<string>();
+    let delivered = 0;
+    for (const { id, sku_id } of due) {
+      if (soldOut.has(sku_id)) continue;
+      delivered += await p.db.transaction(async (tx) => {
+        const o = await lockOrder(tx, id);
+        if (o.status !== 'paid_awaiting_stock') return 0;
+        const order = await fulfil(tx, o);
+        if (order.status !== 'delivered') soldOut.add(sku_id);
+        return order.status === 'delivered' ? 1 : 0;
+      });
+    }
+    return delivered;
+  }
+
+  /** The buyer of an order waiting for stock chooses to keep waiting (it is completed on restock). */
+  async function keepWaiting(orderId: string, viewer: { apiKeyOwner?: string; buyer?: Buyer }) {
     return p.db.transaction(async (tx) => {
       const o = await lockOrder(tx, orderId);
-      const held = await deps.vault.codesOfOrder(orderId, tx);
-      const delivered = held.filter((c) => c.state === 'delivered' || c.state === 'sold').map((c) => c.id);
-      const revealed = held.filter((c) => c.state === 'revealed').map((c) => c.id);
-      if (revealed.length && !input.afterSales) {
-        throw new AppError('UNPROCESSABLE', `${revealed.length} code(s) of this order were revealed: only an after-sales decision can refund them`, { code: 'CODES_REVEALED', revealed: revealed.length });
-      }
-      const units = delivered.length + revealed.length + (o.status === 'paid_awaiting_stock' ? o.quantity : 0);
-      if (units === 0) throw new AppError('CONFLICT', `nothing to refund on an order that is ${o.status}`);
-      const ctx = { actorType: (actor.type ?? 'staff') as 'staff' | 'system', actorId: actor.id, ref: `${orderId} refund: ${input.reason}` };
-      if (delivered.length) await deps.vault.transition(delivered, 'restock', ctx, tx);
-      if (revealed.length) await deps.vault.transition(revealed, 'void', ctx, tx);
-      const amount = o.unitPriceFen * units;
-      const sku = await deps.catalog.getSku(o.skuId, tx);
-      await deps.ledger.post(tx, { kind: 'order_refund', refType: 'order', refId: o.id, memo: input.reason, postings: [{ account: accounts.revenue, amountFen: -amount }, { account: buyerAccount({ type: o.buyerType as BuyerType, id: o.buyerId }), amountFen: amount }] });
-      // Codes back in stock are no longer a cost; voided ones stay a loss.
-      const restockedCost = sku.costFen * delivered.length;
-      if (restockedCost > 0) await deps.ledger.post(tx, { kind: 'cost_of_goods_reversal', refType: 'order', refId: o.id, postings: [{ account: accounts.supplierPayable, amountFen: -restockedCost }, { account: accounts.costOfGoods, amountFen: restockedCost }] });
-      const refundedFen = o.refundedFen + amount;
-      const order = await move(tx, o, refundedFen >= o.amountFen ? 'refund' : 'refund_partly', { refundedFen });
-      await deps.audit.record({ actorType: actor.type ?? 'staff', actorId: actor.id, action: 'order.refund', targetType: 'order', targetId: orderId, ip: actor.ip, details: { amount_fen: amount, restocked: delivered.length, voided: revealed.length, reason: input.reason } }, tx);
-      await emit(tx, 'order.refunded', order, { amount_fen: amount, restocked: delivered.length, voided: revealed.length });
-      return toView(order);
+      const isOwner = (viewer.apiKeyOwner && viewer.apiKeyOwner === o.apiKeyOwner) || (viewer.buyer && viewer.buyer.type === o.buyerType && viewer.buyer.id === o.buyerId);
+      if (!isOwner) throw notFound('order', orderId);
+      if (o.status !== 'paid_awaiting_stock') throw new AppError('CONFLICT', `the order is ${o.status}, not waiting for stock`);
+      const [row] = await tx.update(orders).set({ awaitingChoice: 'wait', updatedAt: p.clock.now() }).where(eq(orders.id, orderId)).returning();
+      return toView(row!);
     });
   }
 
@@ -354,7 +454,7 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     });
   }
 
-  return { createOrder, applyPayment, dueForCancel, cancelExpired, refund, revealCodes, get, getOwned, list, creditBalance, buyerAccount, OrderTransitionError };
+  return { createOrder, applyPayment, dueForCancel, cancelExpired, fulfilAwaiting, keepWaiting, refund, refundInTx, revealCodes, get, getOwned, list, creditBalance, buyerAccount, OrderTransitionError };
 }
 
 export function toView(o: typeof orders.$inferSelect): OrderView {

@@ -38,6 +38,10 @@ export interface ProviderPaymentState {
   /** What was actually paid, in fen: must equal the order's amount exactly. */
   amountFen?: number;
   paidAt?: Date;
+  /** What was paid in the provider's own unit when that is not fen (Telegram Stars), for the records. */
+  paid?: { amount: number; currency: string };
+  /** Facts to keep in the payment's providerData once applied (e.g. the Telegram payer a refund must name). */
+  providerData?: Record<string, unknown>;
 }
 
 export interface RefundInput {
@@ -48,6 +52,8 @@ export interface RefundInput {
   totalFen: number;
   reason: string;
   notifyUrl?: string;
+  /** Who paid, as the provider knows them (Telegram Stars refunds name the payer's user id). */
+  payer?: { telegramUserId?: string };
 }
 
 export interface RefundResult {

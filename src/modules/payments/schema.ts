@@ -47,9 +47,12 @@ export const refunds = pgTable(
     status: text('status').notNull(),
     reason: text('reason').notNull(),
     providerRefundId: text('provider_refund_id'),
+    /** Calls made to the provider for it (retried by the job until it is final). */
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
     createdBy: text('created_by').notNull(),
     createdAt: createdAt(),
     updatedAt: tstz('updated_at').notNull(),
   },
-  (t) => [index('refunds_order_idx').on(t.orderId)],
+  (t) => [index('refunds_order_idx').on(t.orderId), index('refunds_status_idx').on(t.status)],
 );

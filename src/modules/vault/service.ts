@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import { and, desc, eq, lt } from 'drizzle-orm';
 import { pageFilter } from '../../db/paging.js';
 import type { Platform } from '../../platform.js';
 import { AppError, notFound } from '../../lib/errors.js';
@@ -249,12 +249,14 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
   /** Decrypts codes for delivery to their buyer (the orders module). */
   async function openCodes(codeIds: string[], db: DbOrTx = p.db): Promise<Map<string, PlainCode>> {
     if (codeIds.length === 0) return new Map();
-    const rows = await db
-      .select({ id: codes.id, sealed: codes.sealed, batchId: codes.batchId, dataKeySealed: codeBatches.dataKeySealed, masterKeyId: codeBatches.masterKeyId })
-      .from(codes)
-      .innerJoin(codeBatches, eq(codeBatches.id, codes.batchId))
-      .where(inArray(codes.id, codeIds));
-    return new Map(rows.map((r) => [r.id, keys.open(keys.unwrap(r.batchId, r.masterKeyId, r.dataKeySealed), r.id, r.sealed)]));
+    // Every sale opens its codes: hand-written, to skip building a query object each time.
+    const rows = await queryRows<{ id: string; sealed: Uint8Array; batch_id: string; data_key_sealed: Uint8Array; master_key_id: string }>(
+      db,
+      'select c.id, c.sealed, c.batch_id, b.data_key_sealed, b.master_key_id from codes c join code_batches b on b.id = c.batch_id where c.id = any($1::text[])',
+      [codeIds],
+    );
+    const buf = (v: Uint8Array) => (Buffer.isBuffer(v) ? v : Buffer.from(v));
+    return new Map(rows.map((r) => [r.id, keys.open(keys.unwrap(r.batch_id, r.master_key_id, buf(r.data_key_sealed)), r.id, buf(r.sealed))]));
   }
 
   async function open(codeId: string): Promise<PlainCode> {

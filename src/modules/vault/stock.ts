@@ -65,29 +65,45 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
     return rules;
   }
 
-  /** Takes up to `quantity` codes from one pool (an allocation or the free pool), earliest expiry first. */
-  async function claimFrom(db: DbOrTx | undefined, q: { skuId: string; quantity: number; allocationId: string | null; holder: string; until: Date; ctx: TransitionContext }): Promise<string[]> {
+  /**
+   * Takes up to `quantity` codes from one pool (an allocation or the free
+   * pool), earliest expiry first, and moves them to 'reserved', or further
+   * along `then` (sell -> deliver -> reveal for an order paid at once): the
+   * claim, the update and one history row per code and step in one statement,
+   * a single round trip on the hot path of every sale.
+   */
+  async function claimFrom(db: DbOrTx | undefined, q: { skuId: string; quantity: number; allocationId: string | null; holder: string; until: Date; ctx: TransitionContext; then?: CodeEvent[] }): Promise<string[]> {
     const now = p.clock.now().toISOString();
-    // The claim and its history rows in one statement: one round trip per pool on the hot path of every sale.
+    const steps = [transitionFor('reserve'), ...(q.then ?? []).map(transitionFor)];
+    steps.forEach((step, i) => {
+      if (i > 0 && !(step.from as readonly string[]).includes(steps[i - 1]!.to)) throw new Error(`${q.then![i - 1]} cannot follow ${i === 1 ? 'reserve' : q.then![i - 2]}`);
+    });
+    const selling = (q.then ?? []).includes('sell');
+    const values: unknown[] = [];
+    const bind = (value: unknown) => `$${values.push(value)}`;
+    const at = bind(now);
     const rows = await exec<{ code_id: string }>(
       db,
       `with picked as (
          select id from codes
-         where sku_id = $1 and state = 'available' and ${q.allocationId ? 'allocation_id = $10' : 'allocation_id is null'}
-           and (expires_at is null or expires_at > $2::timestamptz)
+         where sku_id = ${bind(q.skuId)} and state = 'available' and ${q.allocationId ? `allocation_id = ${bind(q.allocationId)}` : 'allocation_id is null'}
+           and (expires_at is null or expires_at > ${at}::timestamptz)
          order by expires_at asc nulls last
-         limit $3
+         limit ${bind(q.quantity)}
          for update skip locked),
        claimed as (
-         update codes c set state = 'reserved', reserved_by = $4, reserved_until = $5::timestamptz, updated_at = $2::timestamptz
+         update codes c set state = ${bind(steps.at(-1)!.to)}, reserved_by = ${bind(q.holder)}, updated_at = ${at}::timestamptz,
+           ${selling ? `reserved_until = null, order_id = ${bind(q.ctx.ref ?? q.holder)}` : `reserved_until = ${bind(q.until.toISOString())}::timestamptz`}
          from picked where c.id = picked.id
          returning c.id)
        insert into code_events (id, code_id, from_state, to_state, actor_type, actor_id, ref, at)
-       select $6 || '_' || row_number() over (), id, 'available', 'reserved', $7, $8, $9, $2::timestamptz from claimed
+       select ${bind(newId('cev', p.clock.now()))} || '_' || lpad((row_number() over (order by c.id, s.n))::text, 6, '0'), c.id, s.from_state, s.to_state,
+              ${bind(q.ctx.actorType)}, ${bind(q.ctx.actorId ?? null)}, ${bind(q.ctx.ref ?? null)}, ${at}::timestamptz
+       from claimed c cross join unnest(${bind(steps.map((step, i) => (i === 0 ? 'available' : steps[i - 1]!.to)))}::text[], ${bind(steps.map((step) => step.to))}::text[]) with ordinality as s(from_state, to_state, n)
        returning code_id`,
-      [q.skuId, now, q.quantity, q.holder, q.until.toISOString(), newId('cev', p.clock.now()), q.ctx.actorType, q.ctx.actorId ?? null, q.ctx.ref ?? null, ...(q.allocationId ? [q.allocationId] : [])],
+      values,
     );
-    return rows.map((r) => r.code_id);
+    return [...new Set(rows.map((r) => r.code_id))];
   }
 
   /**
@@ -96,20 +112,35 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
    * when there are not enough, nothing stays reserved and OUT_OF_STOCK says
    * how many there were.
    */
-  async function reserve(q: { skuId: string; quantity: number; holder: string; until: Date; allocationId?: string; ctx?: TransitionContext }, tx?: DbOrTx): Promise<string[]> {
+  async function reserve(q: { skuId: string; quantity: number; holder: string; until: Date; allocationId?: string; ctx?: TransitionContext; then?: CodeEvent[] }, tx?: DbOrTx): Promise<string[]> {
     if (!Number.isInteger(q.quantity) || q.quantity < 1) throw new AppError('VALIDATION_FAILED', 'quantity: must be a positive integer', [{ field: 'quantity', message: 'must be a positive integer' }]);
     const sku = await saleRules(q.skuId, tx);
     const run = async (db: DbOrTx) => {
-      if (sku.reusable) return claimShared(db, { ...q, maxSales: sku.maxSalesPerCode });
+      if (sku.reusable) {
+        if (q.then?.length) throw new AppError('UNPROCESSABLE', 'shared-account codes are not sold through orders yet', [{ field: 'sku_id', message: 'is a shared-account SKU' }]);
+        return claimShared(db, { ...q, maxSales: sku.maxSalesPerCode });
+      }
       const ctx = q.ctx ?? { actorType: 'order' as const, actorId: q.holder, ref: q.holder };
       const fromAllocation = q.allocationId ? await claimFrom(db, { ...q, ctx, allocationId: q.allocationId }) : [];
       const rest = q.quantity - fromAllocation.length;
       const fromFree = rest > 0 ? await claimFrom(db, { ...q, ctx, quantity: rest, allocationId: null }) : [];
       const ids = [...fromAllocation, ...fromFree];
+      // Short: what was claimed goes back before refusing, so a caller's transaction that carries on holds nothing.
+      if (ids.length < q.quantity && ids.length > 0) await putBack(db, ids, ctx);
       if (ids.length < q.quantity) throw new AppError('OUT_OF_STOCK', `only ${ids.length} of ${q.quantity} codes are available`, { sku_id: q.skuId, available: ids.length, requested: q.quantity });
       return ids;
     };
     return tx ? run(tx) : p.db.transaction(run);
+  }
+
+  /** Undoes a short claim inside the caller's transaction: back to available (or their state, if the claim went further). */
+  async function putBack(db: DbOrTx, ids: string[], ctx: TransitionContext) {
+    await exec(
+      db,
+      `update codes set state = 'available', reserved_by = null, reserved_until = null, order_id = null, updated_at = $2::timestamptz where id = any($1::text[])`,
+      [ids, p.clock.now().toISOString()],
+    );
+    await logEvents(db, ids, ids.map(() => 'reserved'), 'available', { ...ctx, ref: `${ctx.ref ?? ''} (not enough stock: claim undone)`.trim() });
   }
 
   /**

@@ -3,7 +3,7 @@ import type { Platform } from '../../platform.js';
 import type { AuditService } from '../audit/service.js';
 import { newId } from '../../lib/ids.js';
 import type { JobDefinition } from '../jobs/engine.js';
-import { outboxEvents } from './schema.js';
+import { queryRows } from '../../db/raw.js';
 import { createEndpointManager } from './endpoints.js';
 import { createDeliveryEngine } from './delivery.js';
 import { isWebhookEventType, type WebhookEventType } from './views.js';
@@ -52,15 +52,27 @@ export function createWebhookService(p: Platform, deps: { audit: AuditService },
    * which receivers see as Kaquan-Webhook-Id on every attempt.
    */
   async function enqueue(tx: DbOrTx, event: OutboxEvent): Promise<string> {
-    // A wrong type or half an owner is a bug in the caller, not a user error: fail loudly, inside its transaction.
-    if (!isWebhookEventType(event.type)) throw new Error(`unknown webhook event type ${String(event.type)}`);
-    if ((event.ownerType === undefined) !== (event.ownerId === undefined)) throw new Error('webhook event owner needs both ownerType and ownerId');
+    return (await enqueueMany(tx, [event]))[0]!;
+  }
+
+  /** Several events of one change in one statement (a balance sale emits paid and delivered together). */
+  async function enqueueMany(tx: DbOrTx, events: OutboxEvent[]): Promise<string[]> {
+    if (events.length === 0) return [];
+    for (const event of events) {
+      // A wrong type or half an owner is a bug in the caller, not a user error: fail loudly, inside its transaction.
+      if (!isWebhookEventType(event.type)) throw new Error(`unknown webhook event type ${String(event.type)}`);
+      if ((event.ownerType === undefined) !== (event.ownerId === undefined)) throw new Error('webhook event owner needs both ownerType and ownerId');
+    }
     const now = p.clock.now();
-    const id = newId('evt', now);
+    const ids = events.map(() => newId('evt', now));
     // Through JSON once, so what is stored is exactly what will be sent (Dates become ISO strings, undefined drops out).
-    const data = JSON.parse(JSON.stringify(event.data)) as Record<string, unknown>;
-    await tx.insert(outboxEvents).values({ id, type: event.type, ownerType: event.ownerType ?? null, ownerId: event.ownerId ?? null, data, createdAt: now });
-    return id;
+    await queryRows(
+      tx,
+      `insert into outbox_events (id, type, owner_type, owner_id, data, created_at)
+       select u.id, u.type, u.owner_type, u.owner_id, u.data::jsonb, $1::timestamptz from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) as u(id, type, owner_type, owner_id, data)`,
+      [now.toISOString(), ids, events.map((e) => e.type), events.map((e) => e.ownerType ?? null), events.map((e) => e.ownerId ?? null), events.map((e) => JSON.stringify(e.data))],
+    );
+    return ids;
   }
 
   /** Runs `step` again while it keeps finding a full batch, within the job's time budget. */
@@ -97,6 +109,7 @@ export function createWebhookService(p: Platform, deps: { audit: AuditService },
 
   return {
     enqueue,
+    enqueueMany,
     createEndpoint: endpoints.createEndpoint,
     listEndpoints: endpoints.listEndpoints,
     disableEndpoint: endpoints.disableEndpoint,
