@@ -90,7 +90,7 @@ export async function buildApp(platform: Platform, services: Services): Promise<
   await app.register(supplierRoutes, { suppliers: services.suppliers });
   await app.register(paymentRoutes, { payments: services.payments });
   await app.register(webhookRoutes, { webhooks: services.webhooks });
-  await app.register(orderRoutes, { platform, orders: services.orders, payments: services.payments, customers: services.customers, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions });
+  await app.register(orderRoutes, { platform, orders: services.orders, payments: services.payments, customers: services.customers, catalog: services.catalog, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions });
   await app.register(revealRoutes, { platform, revealTokens: services.revealTokens, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions });
   await app.register(inventoryRoutes, { inventory: services.inventory, vault: services.vault, expiringWithinDays: config.vaultExpiryAlertDays });
 

@@ -37,7 +37,7 @@ export function createServices(p: Platform) {
     allowPrivateNetworks: p.config.webhookAllowPrivateNetworks,
     fetchTimeoutMs: p.config.webhookTimeoutMs,
   });
-  const orders = createOrderService(p, { audit, catalog, vault, ledger, agents, emit: (tx, events) => webhooks.enqueueMany(tx, events as Parameters<typeof webhooks.enqueueMany>[1]) }, { paymentWindowMinutes: p.config.orderPaymentWindowMinutes, maxUnpaidPerBuyer: p.config.orderMaxUnpaidPerBuyer });
+  const orders = createOrderService(p, { audit, catalog, vault, ledger, agents, outbox: (events) => webhooks.outboxStatement(events as Parameters<typeof webhooks.outboxStatement>[0]).statement }, { paymentWindowMinutes: p.config.orderPaymentWindowMinutes, maxUnpaidPerBuyer: p.config.orderMaxUnpaidPerBuyer });
   const suppliers = createSupplierService(
     p,
     { audit, catalog, alerts, importPurchasedCodes: vault.importPurchasedCodes },

@@ -1,4 +1,4 @@
-import { queryRows } from '../../db/raw.js';
+import { queryRows, type Statement } from '../../db/raw.js';
 import { and, desc, eq, inArray, like } from 'drizzle-orm';
 import { pageFilter } from '../../db/paging.js';
 import type { AuditService } from '../audit/service.js';
@@ -157,13 +157,22 @@ export function createCatalogService(p: Platform, deps: { audit: AuditService })
   /** A SKU with its product's kind, in one query (the order path reads it on every sale). */
   /** What selling a SKU needs to know, read on every order (hand-written: the hot path). */
   async function saleInfo(id: string, db: DbOrTx = p.db): Promise<SaleInfo> {
-    const [row] = await queryRows<SaleInfo>(
-      db,
-      `select s.id, s.on_sale as "onSale", s.off_sale_reason as "offSaleReason", p.kind, s.min_per_order as "minPerOrder", s.max_per_order as "maxPerOrder",
-              s.retail_price_fen as "retailPriceFen", s.agent_prices as "agentPrices", s.cost_fen as "costFen", s.usage_instructions as "usageInstructions"
-       from skus s join products p on p.id = s.product_id where s.id = $1`,
-      [id],
-    );
+    const st = saleInfoStatement(id);
+    return saleInfoFrom(await queryRows<SaleInfo>(db, st.text, st.values), id);
+  }
+
+  /** The same read as a statement, to run together with another (see runTogether). */
+  function saleInfoStatement(id: string): Statement {
+    return {
+      text: `select s.id, s.on_sale as "onSale", s.off_sale_reason as "offSaleReason", p.kind, s.min_per_order as "minPerOrder", s.max_per_order as "maxPerOrder",
+                    s.retail_price_fen as "retailPriceFen", s.agent_prices as "agentPrices", s.cost_fen as "costFen", s.usage_instructions as "usageInstructions"
+             from skus s join products p on p.id = s.product_id where s.id = $1`,
+      values: [id],
+    };
+  }
+
+  function saleInfoFrom(rows: unknown[], id: string): SaleInfo {
+    const row = rows[0] as SaleInfo | undefined;
     if (!row) throw notFound('SKU', id);
     return row;
   }
@@ -225,7 +234,7 @@ export function createCatalogService(p: Platform, deps: { audit: AuditService })
     return levelPrice ?? sku.retailPriceFen;
   }
 
-  return { createProduct, getProduct, listProducts, getSku, saleInfo, updateSku, suspendSale, resumeSale, setCost, listSkus, priceFor };
+  return { createProduct, getProduct, listProducts, getSku, saleInfo, saleInfoStatement, saleInfoFrom, updateSku, suspendSale, resumeSale, setCost, listSkus, priceFor };
 }
 
 function toView(prod: typeof products.$inferSelect, rows: (typeof skus.$inferSelect)[]): ProductView {

@@ -78,6 +78,7 @@ export function createLedgerService(p: Platform) {
           t.postings.map((x) => x.account.id),
           t.postings.map((x) => x.amountFen),
         ],
+        { prepare: true },
       );
     } catch (err) {
       if (/ledger_accounts_non_negative/.test(databaseMessage(err))) {

@@ -5,6 +5,8 @@ import type { Platform } from '../../platform.js';
 import { Page } from '../../lib/pagination.js';
 import { AppError } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
+import { runTogether } from '../../db/raw.js';
+import type { CatalogService } from '../catalog/service.js';
 import { IdParams, Strict, errorResponses } from '../../http/schemas.js';
 import { staffOf } from '../../http/auth.js';
 import type { CustomerService } from '../customers/service.js';
@@ -46,7 +48,7 @@ const OrderResult = Type.Object({
 /** The API key's owner, as orders record it ("partner:p1", "agent:agt_…"). */
 const ownerOf = (request: FastifyRequest) => `${request.apiKey!.ownerType}:${request.apiKey!.ownerId}`;
 
-export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Platform; orders: OrderService; payments: PaymentService; customers: CustomerService; usageInstructions: (skuId: string) => Promise<string> }) {
+export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Platform; orders: OrderService; payments: PaymentService; customers: CustomerService; catalog: CatalogService; usageInstructions: (skuId: string) => Promise<string> }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { orders, platform } = opts;
   const idempotency = createIdempotency(platform);
@@ -95,11 +97,14 @@ export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Pl
       if (b.payment === 'wechat' && !b.payer_openid) throw new AppError('VALIDATION_FAILED', 'payer_openid: required to pay with WeChat (JSAPI)', [{ field: 'payer_openid', message: 'required for wechat' }]);
       const orderId = newId('ord', platform.clock.now());
       const result = await platform.db.transaction(async (tx) => {
-        // The key is claimed first, with the response it will replay (the new order's id); a twin request waits for this one.
-        const prior = await idempotency.claim(tx, scope, key, b, { statusCode: 201, body: { order_id: orderId } });
+        // The key is claimed first, with the response it will replay (the new order's id); a twin request waits for this
+        // one. The SKU's terms are read in the same round trip.
+        const [claimed, skuRows] = await runTogether(tx, [idempotency.claimStatement(scope, key, b, { statusCode: 201, body: { order_id: orderId } }), opts.catalog.saleInfoStatement(b.sku_id)]);
+        const prior = await idempotency.settleClaim(tx, claimed!, scope, key, b);
         if (prior) return { status: 200, orderId: (prior.body as { order_id: string }).order_id, order: undefined, codes: undefined };
+        const saleInfo = opts.catalog.saleInfoFrom(skuRows!, b.sku_id);
         if (b.payment !== 'balance' && !opts.payments.configured(b.payment)) throw new AppError('VALIDATION_FAILED', `payment: ${b.payment} is not configured here`, [{ field: 'payment', message: 'not configured' }]);
-        const order = await orders.createOrder({ buyer, skuId: b.sku_id, quantity: b.quantity, channel: 'api', payment: b.payment === 'balance' ? 'balance' : 'external', provider: b.payment, apiKeyOwner: owner, revealNow: true, orderId }, tx);
+        const order = await orders.createOrder({ buyer, skuId: b.sku_id, quantity: b.quantity, channel: 'api', payment: b.payment === 'balance' ? 'balance' : 'external', provider: b.payment, apiKeyOwner: owner, revealNow: true, orderId, saleInfo }, tx);
         return { status: 201, orderId: order.id, order, codes: order.deliveredCodes };
       });
       // A new unpaid order asks its provider for a payment after the order (and its stock) is committed.

@@ -2,12 +2,12 @@ import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Platform } from '../../platform.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
 import { pageFilter } from '../../db/paging.js';
-import { queryRows } from '../../db/raw.js';
+import { queryRows, runTogether, type Statement } from '../../db/raw.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import { toPage } from '../../lib/pagination.js';
 import type { AuditService } from '../audit/service.js';
-import type { CatalogService } from '../catalog/service.js';
+import type { CatalogService, SaleInfo } from '../catalog/service.js';
 import type { VaultService } from '../vault/service.js';
 import type { LedgerService } from '../ledger/service.js';
 import type { AgentService } from '../agents/service.js';
@@ -53,8 +53,8 @@ export interface OrderDeps {
   vault: VaultService;
   ledger: LedgerService;
   agents: AgentService;
-  /** Writes an outbox event in the caller's transaction (the webhooks module). */
-  emit?: (tx: DbOrTx, events: { type: string; ownerType?: string; ownerId?: string; data: Record<string, unknown> }[]) => Promise<unknown>;
+  /** The outbox insert for events (the webhooks module), run by the orders module in its own transaction. */
+  outbox?: (events: { type: string; ownerType?: string; ownerId?: string; data: Record<string, unknown> }[]) => Statement;
 }
 
 export interface OrderSettings {
@@ -73,10 +73,13 @@ const buyerAccount = (b: Buyer): AccountSpec => (b.type === 'agent' ? accounts.a
  */
 export function createOrderService(p: Platform, deps: OrderDeps, settings: OrderSettings) {
   /** Outbox events of one change, written in its transaction, in one statement. */
-  const emit = async (tx: DbOrTx, order: { id: string; apiKeyOwner: string | null }, events: { type: string; data: Record<string, unknown> }[]) => {
-    if (!deps.emit) return;
+  const outbox = (order: { id: string; apiKeyOwner: string | null }, events: { type: string; data: Record<string, unknown> }[]): Statement[] => {
+    if (!deps.outbox) return [];
     const [ownerType, ownerId] = order.apiKeyOwner?.split(':') ?? [];
-    await deps.emit(tx, events.map((e) => ({ type: e.type, ownerType, ownerId, data: { order_id: order.id, ...e.data } })));
+    return [deps.outbox(events.map((e) => ({ type: e.type, ownerType, ownerId, data: { order_id: order.id, ...e.data } })))];
+  };
+  const emit = async (tx: DbOrTx, order: { id: string; apiKeyOwner: string | null }, events: { type: string; data: Record<string, unknown> }[]) => {
+    for (const st of outbox(order, events)) await queryRows(tx, st.text, st.values);
   };
 
   async function lockOrder(tx: Tx, orderId: string) {
@@ -132,10 +135,11 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
   }
 
   async function createOrder(
-    input: { buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; payment: 'balance' | 'external'; provider?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown>; revealNow?: boolean; orderId?: string },
+    input: { buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; payment: 'balance' | 'external'; provider?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown>; revealNow?: boolean; orderId?: string; saleInfo?: SaleInfo },
     tx: Tx,
   ): Promise<typeof orders.$inferSelect & { deliveredCodes?: DeliveredCode[]; usageInstructions: string }> {
-    const sku = await deps.catalog.saleInfo(input.skuId, tx);
+    // The caller may have read it already, in the same transaction (the API reads it with the idempotency claim).
+    const sku = input.saleInfo ?? (await deps.catalog.saleInfo(input.skuId, tx));
     if (!sku.onSale) throw new AppError('UNPROCESSABLE', `SKU is not on sale${sku.offSaleReason ? `: ${sku.offSaleReason}` : ''}`, [{ field: 'sku_id', message: 'not on sale' }]);
     if (sku.kind === 'topup') throw new AppError('UNPROCESSABLE', 'direct top-up orders go through the supplier purchase API', [{ field: 'sku_id', message: 'is a top-up SKU' }]);
     if (input.quantity < sku.minPerOrder || input.quantity > sku.maxPerOrder) {
@@ -196,7 +200,11 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     // queues one buyer's simultaneous orders, so a doomed order never holds codes that others then miss.
     await postSale(tx, { id: input.orderId, amountFen: amount, quantity: input.quantity }, buyerAccount(input.buyer), input.costFen);
     // Claimed straight into their final state (sold, delivered, and revealed for an API caller) with their history.
-    const ids = await deps.vault.reserve({ skuId: input.skuId, quantity: input.quantity, holder: input.orderId, until: input.deadline, ctx: { actorType: 'order', actorId: input.orderId, ref: input.orderId }, then: input.revealNow ? ['sell', 'deliver', 'reveal'] : ['sell', 'deliver'] }, tx);
+    // (read straight away, in the same statement, when they go to an API caller now).
+    const claim = { skuId: input.skuId, quantity: input.quantity, holder: input.orderId, until: input.deadline, ctx: { actorType: 'order' as const, actorId: input.orderId, ref: input.orderId } };
+    const { ids, plain } = input.revealNow
+      ? await deps.vault.claimAndOpen({ ...claim, then: ['sell', 'deliver', 'reveal'] }, tx)
+      : { ids: await deps.vault.reserve({ ...claim, then: ['sell', 'deliver'] }, tx), plain: undefined };
     let status: OrderStatus = 'pending_payment';
     for (const e of ['pay', 'fulfil', 'deliver'] as const) status = nextStatus(status, e);
     const order: typeof orders.$inferSelect = {
@@ -225,27 +233,28 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
       paidAt: now,
       deliveredAt: now,
     };
-    await insertOrder(tx, order);
-    await emit(tx, order, [
-      { type: 'order.paid', data: { amount_fen: amount, provider: 'balance' } },
-      { type: 'order.delivered', data: { quantity: ids.length, sku_id: input.skuId } },
+    // The order row and its outbox events in one round trip.
+    await runTogether(tx, [
+      insertOrderStatement(order),
+      ...outbox(order, [
+        { type: 'order.paid', data: { amount_fen: amount, provider: 'balance' } },
+        { type: 'order.delivered', data: { quantity: ids.length, sku_id: input.skuId } },
+      ]),
     ]);
     if (!input.revealNow) return order;
-    const plain = await deps.vault.openCodes(ids, tx);
-    return { ...order, deliveredCodes: ids.map((id) => ({ code_id: id, card_number: plain.get(id)?.cardNumber ?? null, secret: plain.get(id)!.secret })) };
+    return { ...order, deliveredCodes: ids.map((id) => ({ code_id: id, card_number: plain!.get(id)?.cardNumber ?? null, secret: plain!.get(id)!.secret })) };
   }
 
   /** The order row, written once per sale by hand-written SQL (the hot path; see sellFromBalance). */
-  async function insertOrder(tx: Tx, o: typeof orders.$inferSelect) {
+  function insertOrderStatement(o: typeof orders.$inferSelect): Statement {
     const ts = (d: Date | null) => d?.toISOString() ?? null;
-    await queryRows(
-      tx,
-      `insert into orders (id, buyer_type, buyer_id, api_key_owner, sku_id, quantity, unit_price_fen, discount_fen, amount_fen, channel, agent_id, coupon_id, status, payment_provider,
-         payment_deadline, awaiting_choice, delivered_quantity, refunded_fen, delivery_target, failure_reason, created_at, updated_at, paid_at, delivered_at)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::timestamptz, $16, $17, $18, $19::jsonb, $20, $21::timestamptz, $22::timestamptz, $23::timestamptz, $24::timestamptz)`,
-      [o.id, o.buyerType, o.buyerId, o.apiKeyOwner, o.skuId, o.quantity, o.unitPriceFen, o.discountFen, o.amountFen, o.channel, o.agentId, o.couponId, o.status, o.paymentProvider,
+    return {
+      text: `insert into orders (id, buyer_type, buyer_id, api_key_owner, sku_id, quantity, unit_price_fen, discount_fen, amount_fen, channel, agent_id, coupon_id, status, payment_provider,
+               payment_deadline, awaiting_choice, delivered_quantity, refunded_fen, delivery_target, failure_reason, created_at, updated_at, paid_at, delivered_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::timestamptz, $16, $17, $18, $19::jsonb, $20, $21::timestamptz, $22::timestamptz, $23::timestamptz, $24::timestamptz)`,
+      values: [o.id, o.buyerType, o.buyerId, o.apiKeyOwner, o.skuId, o.quantity, o.unitPriceFen, o.discountFen, o.amountFen, o.channel, o.agentId, o.couponId, o.status, o.paymentProvider,
         ts(o.paymentDeadline), o.awaitingChoice, o.deliveredQuantity, o.refundedFen, o.deliveryTarget ? JSON.stringify(o.deliveryTarget) : null, o.failureReason, ts(o.createdAt), ts(o.updatedAt), ts(o.paidAt), ts(o.deliveredAt)],
-    );
+    };
   }
 
   /**

@@ -13,7 +13,7 @@ import { queryRows } from '../../db/raw.js';
 import type { DbOrTx } from '../../db/client.js';
 import { checkRow, type ImportSource, type RawCodeRow } from './import-parser.js';
 import { PatternError, checkPattern, generateCode, type CodePattern } from './code-pattern.js';
-import { createStock } from './stock.js';
+import { createStock, type SealedRow } from './stock.js';
 import { createExports } from './exports.js';
 
 export type { PlainCode } from './data-keys.js';
@@ -255,8 +255,23 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
       'select c.id, c.sealed, c.batch_id, b.data_key_sealed, b.master_key_id from codes c join code_batches b on b.id = c.batch_id where c.id = any($1::text[])',
       [codeIds],
     );
+    return openSealed(rows.map((r) => ({ ...r, code_id: r.id })));
+  }
+
+  function openSealed(rows: SealedRow[]): Map<string, PlainCode> {
     const buf = (v: Uint8Array) => (Buffer.isBuffer(v) ? v : Buffer.from(v));
-    return new Map(rows.map((r) => [r.id, keys.open(keys.unwrap(r.batch_id, r.master_key_id, buf(r.data_key_sealed)), r.id, buf(r.sealed))]));
+    return new Map(rows.map((r) => [r.code_id, keys.open(keys.unwrap(r.batch_id, r.master_key_id, buf(r.data_key_sealed)), r.code_id, buf(r.sealed))]));
+  }
+
+  /**
+   * Claims codes straight into their final state (e.g. sold -> delivered ->
+   * revealed for an order paid at once) and opens them, in one statement per
+   * pool: the hot path of a sale handing its codes to their owner.
+   */
+  async function claimAndOpen(q: Omit<Parameters<typeof stock.reserve>[0], 'sealed'>, tx: DbOrTx): Promise<{ ids: string[]; plain: Map<string, PlainCode> }> {
+    const sealed: SealedRow[] = [];
+    const ids = await stock.reserve({ ...q, sealed }, tx);
+    return { ids, plain: openSealed(sealed) };
   }
 
   async function open(codeId: string): Promise<PlainCode> {
@@ -340,6 +355,7 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
     cleanupStalledImports,
     secretHmac: (secret: string) => secretHmac(p.hmacKey, secret),
     ...stock,
+    claimAndOpen,
     exports,
   };
 }

@@ -29,6 +29,15 @@ export interface StockFigures {
   expiring_soon: number;
 }
 
+/** A claimed code's sealed secret and its batch's wrapped data key, for opening without another query. */
+export interface SealedRow {
+  code_id: string;
+  sealed: Uint8Array;
+  batch_id: string;
+  data_key_sealed: Uint8Array;
+  master_key_id: string;
+}
+
 type Row = Record<string, unknown>;
 
 /**
@@ -38,7 +47,7 @@ type Row = Record<string, unknown>;
  * allocation id), so a quota is claimed exactly like the free pool.
  */
 export function createStock(p: Platform, deps: { audit: AuditService; catalog: CatalogService }) {
-  const exec = <R = Row>(db: DbOrTx | undefined, text: string, values: unknown[]): Promise<R[]> => queryRows<R>(db ?? p.db, text, values);
+  const exec = <R = Row>(db: DbOrTx | undefined, text: string, values: unknown[], opts?: { prepare?: boolean }): Promise<R[]> => queryRows<R>(db ?? p.db, text, values, opts);
 
   async function logEvents(db: DbOrTx | undefined, ids: string[], from: string | string[], to: CodeState, ctx: TransitionContext) {
     if (ids.length === 0) return;
@@ -72,7 +81,7 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
    * claim, the update and one history row per code and step in one statement,
    * a single round trip on the hot path of every sale.
    */
-  async function claimFrom(db: DbOrTx | undefined, q: { skuId: string; quantity: number; allocationId: string | null; holder: string; until: Date; ctx: TransitionContext; then?: CodeEvent[] }): Promise<string[]> {
+  async function claimFrom(db: DbOrTx | undefined, q: { skuId: string; quantity: number; allocationId: string | null; holder: string; until: Date; ctx: TransitionContext; then?: CodeEvent[]; sealed?: SealedRow[] }): Promise<string[]> {
     const now = p.clock.now().toISOString();
     const steps = [transitionFor('reserve'), ...(q.then ?? []).map(transitionFor)];
     steps.forEach((step, i) => {
@@ -95,15 +104,23 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
          update codes c set state = ${bind(steps.at(-1)!.to)}, reserved_by = ${bind(q.holder)}, updated_at = ${at}::timestamptz,
            ${selling ? `reserved_until = null, order_id = ${bind(q.ctx.ref ?? q.holder)}` : `reserved_until = ${bind(q.until.toISOString())}::timestamptz`}
          from picked where c.id = picked.id
-         returning c.id)
-       insert into code_events (id, code_id, from_state, to_state, actor_type, actor_id, ref, at)
-       select ${bind(newId('cev', p.clock.now()))} || '_' || lpad((row_number() over (order by c.id, s.n))::text, 6, '0'), c.id, s.from_state, s.to_state,
-              ${bind(q.ctx.actorType)}, ${bind(q.ctx.actorId ?? null)}, ${bind(q.ctx.ref ?? null)}, ${at}::timestamptz
-       from claimed c cross join unnest(${bind(steps.map((step, i) => (i === 0 ? 'available' : steps[i - 1]!.to)))}::text[], ${bind(steps.map((step) => step.to))}::text[]) with ordinality as s(from_state, to_state, n)
-       returning code_id`,
+         returning c.id, c.sealed, c.batch_id),
+       events as (
+         insert into code_events (id, code_id, from_state, to_state, actor_type, actor_id, ref, at)
+         select ${bind(newId('cev', p.clock.now()))} || '_' || lpad((row_number() over (order by c.id, s.n))::text, 6, '0'), c.id, s.from_state, s.to_state,
+                ${bind(q.ctx.actorType)}, ${bind(q.ctx.actorId ?? null)}, ${bind(q.ctx.ref ?? null)}, ${at}::timestamptz
+         from claimed c cross join unnest(${bind(steps.map((step, i) => (i === 0 ? 'available' : steps[i - 1]!.to)))}::text[], ${bind(steps.map((step) => step.to))}::text[]) with ordinality as s(from_state, to_state, n))
+       ${
+         // A sale that hands the codes over at once reads their sealed secrets in the same statement.
+         q.sealed
+           ? 'select c.id as code_id, c.sealed, c.batch_id, b.data_key_sealed, b.master_key_id from claimed c join code_batches b on b.id = c.batch_id'
+           : 'select id as code_id from claimed'
+       }`,
       values,
+      { prepare: true },
     );
-    return [...new Set(rows.map((r) => r.code_id))];
+    if (q.sealed) q.sealed.push(...(rows as unknown as SealedRow[]));
+    return rows.map((r) => r.code_id);
   }
 
   /**
@@ -112,7 +129,7 @@ export function createStock(p: Platform, deps: { audit: AuditService; catalog: C
    * when there are not enough, nothing stays reserved and OUT_OF_STOCK says
    * how many there were.
    */
-  async function reserve(q: { skuId: string; quantity: number; holder: string; until: Date; allocationId?: string; ctx?: TransitionContext; then?: CodeEvent[] }, tx?: DbOrTx): Promise<string[]> {
+  async function reserve(q: { skuId: string; quantity: number; holder: string; until: Date; allocationId?: string; ctx?: TransitionContext; then?: CodeEvent[]; sealed?: SealedRow[] }, tx?: DbOrTx): Promise<string[]> {
     if (!Number.isInteger(q.quantity) || q.quantity < 1) throw new AppError('VALIDATION_FAILED', 'quantity: must be a positive integer', [{ field: 'quantity', message: 'must be a positive integer' }]);
     const sku = await saleRules(q.skuId, tx);
     const run = async (db: DbOrTx) => {

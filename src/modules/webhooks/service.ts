@@ -3,7 +3,7 @@ import type { Platform } from '../../platform.js';
 import type { AuditService } from '../audit/service.js';
 import { newId } from '../../lib/ids.js';
 import type { JobDefinition } from '../jobs/engine.js';
-import { queryRows } from '../../db/raw.js';
+import { queryRows, type Statement } from '../../db/raw.js';
 import { createEndpointManager } from './endpoints.js';
 import { createDeliveryEngine } from './delivery.js';
 import { isWebhookEventType, type WebhookEventType } from './views.js';
@@ -58,6 +58,16 @@ export function createWebhookService(p: Platform, deps: { audit: AuditService },
   /** Several events of one change in one statement (a balance sale emits paid and delivered together). */
   async function enqueueMany(tx: DbOrTx, events: OutboxEvent[]): Promise<string[]> {
     if (events.length === 0) return [];
+    const { statement, ids } = outboxStatement(events);
+    await queryRows(tx, statement.text, statement.values);
+    return ids;
+  }
+
+  /**
+   * The insert of events into the outbox, for a caller that runs it in its
+   * own transaction together with its own write (one round trip for both).
+   */
+  function outboxStatement(events: OutboxEvent[]): { statement: Statement; ids: string[] } {
     for (const event of events) {
       // A wrong type or half an owner is a bug in the caller, not a user error: fail loudly, inside its transaction.
       if (!isWebhookEventType(event.type)) throw new Error(`unknown webhook event type ${String(event.type)}`);
@@ -66,13 +76,12 @@ export function createWebhookService(p: Platform, deps: { audit: AuditService },
     const now = p.clock.now();
     const ids = events.map(() => newId('evt', now));
     // Through JSON once, so what is stored is exactly what will be sent (Dates become ISO strings, undefined drops out).
-    await queryRows(
-      tx,
-      `insert into outbox_events (id, type, owner_type, owner_id, data, created_at)
-       select u.id, u.type, u.owner_type, u.owner_id, u.data::jsonb, $1::timestamptz from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) as u(id, type, owner_type, owner_id, data)`,
-      [now.toISOString(), ids, events.map((e) => e.type), events.map((e) => e.ownerType ?? null), events.map((e) => e.ownerId ?? null), events.map((e) => JSON.stringify(e.data))],
-    );
-    return ids;
+    const statement = {
+      text: `insert into outbox_events (id, type, owner_type, owner_id, data, created_at)
+             select u.id, u.type, u.owner_type, u.owner_id, u.data::jsonb, $1::timestamptz from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) as u(id, type, owner_type, owner_id, data)`,
+      values: [now.toISOString(), ids, events.map((e) => e.type), events.map((e) => e.ownerType ?? null), events.map((e) => e.ownerId ?? null), events.map((e) => JSON.stringify(e.data))],
+    };
+    return { statement, ids };
   }
 
   /** Runs `step` again while it keeps finding a full batch, within the job's time budget. */
@@ -110,6 +119,7 @@ export function createWebhookService(p: Platform, deps: { audit: AuditService },
   return {
     enqueue,
     enqueueMany,
+    outboxStatement,
     createEndpoint: endpoints.createEndpoint,
     listEndpoints: endpoints.listEndpoints,
     disableEndpoint: endpoints.disableEndpoint,
