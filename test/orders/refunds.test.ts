@@ -3,14 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import { bootTestApp, bearer, type TestApp } from '../helpers/boot.js';
 import { createCodeSku, stockCodes } from '../helpers/codes.js';
 import { ManualClock, MINUTE } from '../../src/lib/clock.js';
-import { buildApp } from '../../src/app.js';
 import { accounts } from '../../src/modules/ledger/accounts.js';
 import { verifyBooks } from '../../src/modules/ledger/reconciliation.js';
 import { signedHeaders } from '../../src/modules/auth/request-signature.js';
-import { createPaymentService, type PaymentService } from '../../src/modules/payments/service.js';
-import { createWeChatPayProvider } from '../../src/modules/payments/wechat-pay.js';
-import { startFakeWeChatPay, type FakeWeChatPay } from '../fakes/wechat-pay/server.js';
-import { rsaKeyPair, APP_ID, MCH_ID, MERCHANT_SERIAL, API_V3_KEY } from '../payments/wechat-fixture.js';
+import type { PaymentService } from '../../src/modules/payments/service.js';
+import type { FakeWeChatPay } from '../fakes/wechat-pay/server.js';
+import { startAppWithWeChatPay } from '../payments/wechat-fixture.js';
 
 /**
  * Refunds, whole and partial, to the balance and back through the payment
@@ -25,26 +23,16 @@ let app: FastifyInstance;
 let notifyUrl: string;
 let finance: string;
 let owner: string;
+let wx: Awaited<ReturnType<typeof startAppWithWeChatPay>>;
 beforeAll(async () => {
   t = await bootTestApp({ clock, env: { SESSION_TTL_MINUTES: '43200' } });
-  const merchant = rsaKeyPair();
-  fake = await startFakeWeChatPay({ appId: APP_ID, mchId: MCH_ID, apiV3Key: API_V3_KEY, merchantPublicKeyPem: merchant.publicKeyPem, merchantSerialNo: MERCHANT_SERIAL, clock });
-  const wechat = createWeChatPayProvider(
-    { baseUrl: fake.url, appId: APP_ID, mchId: MCH_ID, merchantSerialNo: MERCHANT_SERIAL, merchantPrivateKeyPem: merchant.privateKeyPem, apiV3Key: API_V3_KEY, platformPublicKeys: { [fake.platformSerial]: fake.platformPublicKeyPem }, timeoutMs: 3000 },
-    clock,
-  );
-  const urls = { notifyBaseUrl: '' };
-  payments = createPaymentService(t.platform, { orders: t.services.orders, ledger: t.services.ledger }, { wechat }, urls);
-  app = await buildApp(t.platform, { ...t.services, payments });
-  const base = await app.listen({ host: '127.0.0.1', port: 0 });
-  urls.notifyBaseUrl = base;
-  notifyUrl = `${base}/payments/notify/wechat`;
+  wx = await startAppWithWeChatPay(t, clock);
+  ({ fake, payments, app, notifyUrl } = wx);
   finance = (await t.loginAs('finance')).token;
   owner = (await t.loginAs('owner')).token;
 });
 afterAll(async () => {
-  await app.close();
-  await fake.close();
+  await wx.close();
   await t.close();
 });
 

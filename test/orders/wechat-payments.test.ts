@@ -1,38 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
 import { bootTestApp, type TestApp } from '../helpers/boot.js';
 import { createCodeSku, stockCodes } from '../helpers/codes.js';
 import { ManualClock, MINUTE } from '../../src/lib/clock.js';
-import { buildApp } from '../../src/app.js';
-import { createPaymentService, type PaymentService } from '../../src/modules/payments/service.js';
-import { createWeChatPayProvider } from '../../src/modules/payments/wechat-pay.js';
-import { startFakeWeChatPay, type FakeWeChatPay } from '../fakes/wechat-pay/server.js';
-import { rsaKeyPair, APP_ID, MCH_ID, MERCHANT_SERIAL, API_V3_KEY } from '../payments/wechat-fixture.js';
+import type { PaymentService } from '../../src/modules/payments/service.js';
+import type { FakeWeChatPay } from '../fakes/wechat-pay/server.js';
+import { startAppWithWeChatPay, APP_ID } from '../payments/wechat-fixture.js';
 
 const clock = new ManualClock(new Date());
 let t: TestApp;
 let fake: FakeWeChatPay;
 let payments: PaymentService;
-let app: FastifyInstance;
 let notifyUrl: string;
+let wx: Awaited<ReturnType<typeof startAppWithWeChatPay>>;
 beforeAll(async () => {
   t = await bootTestApp({ clock });
-  const merchant = rsaKeyPair();
-  fake = await startFakeWeChatPay({ appId: APP_ID, mchId: MCH_ID, apiV3Key: API_V3_KEY, merchantPublicKeyPem: merchant.publicKeyPem, merchantSerialNo: MERCHANT_SERIAL, clock });
-  const wechat = createWeChatPayProvider(
-    { baseUrl: fake.url, appId: APP_ID, mchId: MCH_ID, merchantSerialNo: MERCHANT_SERIAL, merchantPrivateKeyPem: merchant.privateKeyPem, apiV3Key: API_V3_KEY, platformPublicKeys: { [fake.platformSerial]: fake.platformPublicKeyPem }, timeoutMs: 3000 },
-    clock,
-  );
-  const urls = { notifyBaseUrl: '' };
-  payments = createPaymentService(t.platform, { orders: t.services.orders, ledger: t.services.ledger }, { wechat }, urls);
-  app = await buildApp(t.platform, { ...t.services, payments });
-  const base = await app.listen({ host: '127.0.0.1', port: 0 });
-  urls.notifyBaseUrl = base;
-  notifyUrl = `${base}/payments/notify/wechat`;
+  wx = await startAppWithWeChatPay(t, clock);
+  ({ fake, payments, notifyUrl } = wx);
 });
 afterAll(async () => {
-  await app.close();
-  await fake.close();
+  await wx.close();
   await t.close();
 });
 

@@ -1,5 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { ManualClock } from '../../src/lib/clock.js';
+import { ManualClock, type Clock } from '../../src/lib/clock.js';
+import { buildApp } from '../../src/app.js';
+import { createPaymentService } from '../../src/modules/payments/service.js';
+import type { TestApp } from '../helpers/boot.js';
 import type { CreatePaymentInput, PaymentProvider } from '../../src/modules/payments/provider.js';
 import { createWeChatPayProvider, type WeChatPayOptions } from '../../src/modules/payments/wechat-pay.js';
 import { startFakeWeChatPay, type FakeWeChatPay } from '../fakes/wechat-pay/server.js';
@@ -81,5 +84,33 @@ export function paymentInput(h: WeChatHarness, patch: Partial<CreatePaymentInput
     notifyUrl: 'https://kaquan.example.com/payments/wechat/notify',
     expiresAt: new Date(h.clock.now().getTime() + 15 * 60_000),
     ...patch,
+  };
+}
+
+/**
+ * The real app on a test database with WeChat Pay as its payment provider,
+ * pointed at a local fake WeChat Pay server, listening on a real port so the
+ * fake can post its notifications to it.
+ */
+export async function startAppWithWeChatPay(t: TestApp, clock: Clock) {
+  const merchant = rsaKeyPair();
+  const fake = await startFakeWeChatPay({ appId: APP_ID, mchId: MCH_ID, apiV3Key: API_V3_KEY, merchantPublicKeyPem: merchant.publicKeyPem, merchantSerialNo: MERCHANT_SERIAL, clock });
+  const wechat = createWeChatPayProvider(
+    { baseUrl: fake.url, appId: APP_ID, mchId: MCH_ID, merchantSerialNo: MERCHANT_SERIAL, merchantPrivateKeyPem: merchant.privateKeyPem, apiV3Key: API_V3_KEY, platformPublicKeys: { [fake.platformSerial]: fake.platformPublicKeyPem }, timeoutMs: 3000 },
+    clock,
+  );
+  const urls = { notifyBaseUrl: '' };
+  const payments = createPaymentService(t.platform, { orders: t.services.orders, ledger: t.services.ledger }, { wechat }, urls);
+  const app = await buildApp(t.platform, { ...t.services, payments });
+  urls.notifyBaseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    fake,
+    payments,
+    app,
+    notifyUrl: `${urls.notifyBaseUrl}/payments/notify/wechat`,
+    async close() {
+      await app.close();
+      await fake.close();
+    },
   };
 }

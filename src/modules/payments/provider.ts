@@ -63,6 +63,16 @@ export interface RefundResult {
 
 export class InvalidNotificationError extends Error {}
 
+/** A notification's header, case-insensitive; a repeated header counts as absent (it could be smuggled in twice). */
+export function notificationHeader(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  const values = Object.entries(headers)
+    .filter(([key, value]) => key.toLowerCase() === wanted && value !== undefined)
+    .flatMap(([, value]) => (Array.isArray(value) ? value : [value as string]));
+  return values.length === 1 ? values[0] : undefined;
+}
+
+
 export interface PaymentProvider {
   readonly name: ProviderName;
   create(input: CreatePaymentInput): Promise<CreatePaymentResult>;

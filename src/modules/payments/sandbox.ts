@@ -2,6 +2,7 @@ import type { Clock } from '../../lib/clock.js';
 import { hmacSha256Hex, safeEqual } from '../../lib/crypto.js';
 import {
   InvalidNotificationError,
+  notificationHeader as header,
   type CreatePaymentInput,
   type CreatePaymentResult,
   type PaymentProvider,
@@ -166,11 +167,3 @@ function assertFen(value: number): void {
   if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`sandbox amount must be a positive integer of fen (got ${value})`);
 }
 
-/** Case-insensitive; a repeated header counts as absent. */
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  const values = Object.entries(headers)
-    .filter(([key, value]) => key.toLowerCase() === wanted && value !== undefined)
-    .flatMap(([, value]) => (Array.isArray(value) ? value : [value as string]));
-  return values.length === 1 ? values[0] : undefined;
-}

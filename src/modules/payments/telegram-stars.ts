@@ -5,6 +5,7 @@ import { safeEqual, sha256Hex } from '../../lib/crypto.js';
 import { payments } from './schema.js';
 import {
   InvalidNotificationError,
+  notificationHeader as header,
   type CreatePaymentInput,
   type CreatePaymentResult,
   type PaymentProvider,
@@ -312,11 +313,3 @@ function truncate(text: string, max: number): string {
   return Array.from(text).slice(0, max).join('');
 }
 
-/** Case-insensitive; a repeated header counts as absent. */
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  const values = Object.entries(headers)
-    .filter(([key, value]) => key.toLowerCase() === wanted && value !== undefined)
-    .flatMap(([, value]) => (Array.isArray(value) ? value : [value as string]));
-  return values.length === 1 ? values[0] : undefined;
-}
