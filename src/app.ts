@@ -19,6 +19,7 @@ import { auditRoutes } from './modules/audit/routes.js';
 import { customerRoutes } from './modules/customers/routes.js';
 import { catalogRoutes } from './modules/catalog/routes.js';
 import { agentRoutes } from './modules/agents/routes.js';
+import { tracingRoutes } from './modules/tracing/routes.js';
 import { alertRoutes } from './modules/alerts/routes.js';
 import { vaultRoutes } from './modules/vault/routes.js';
 import { inventoryRoutes } from './modules/inventory/routes.js';
@@ -27,6 +28,8 @@ import { orderRoutes } from './modules/orders/routes.js';
 import { revealRoutes } from './modules/orders/reveal-routes.js';
 import { paymentRoutes } from './modules/payments/routes.js';
 import { webhookRoutes } from './modules/webhooks/routes.js';
+import { withdrawalRoutes } from './modules/withdrawals/routes.js';
+import { commissionRoutes } from './modules/commissions/routes.js';
 
 /** Builds the HTTP face of the platform from plugins and modules; nothing else happens here. */
 export async function buildApp(platform: Platform, services: Services): Promise<FastifyInstance> {
@@ -90,7 +93,10 @@ export async function buildApp(platform: Platform, services: Services): Promise<
   await app.register(supplierRoutes, { suppliers: services.suppliers });
   await app.register(paymentRoutes, { payments: services.payments });
   await app.register(webhookRoutes, { webhooks: services.webhooks });
-  await app.register(orderRoutes, { platform, orders: services.orders, payments: services.payments, customers: services.customers, catalog: services.catalog, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions });
+  await app.register(tracingRoutes, { tracing: services.tracing });
+  await app.register(withdrawalRoutes, { withdrawals: services.withdrawals });
+  await app.register(commissionRoutes, { commissions: services.commissions });
+  await app.register(orderRoutes, { platform, orders: services.orders, payments: services.payments, customers: services.customers, catalog: services.catalog, agents: services.agents, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions });
   await app.register(revealRoutes, { platform, revealTokens: services.revealTokens, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions });
   await app.register(inventoryRoutes, { inventory: services.inventory, vault: services.vault, expiringWithinDays: config.vaultExpiryAlertDays });
 

@@ -247,6 +247,12 @@ export function loadConfig(env: Env = process.env) {
     orderMaxUnpaidPerBuyer: int(env, 'ORDER_MAX_UNPAID_PER_BUYER', 3, 1, 100),
     // Stored responses of retriable writes: a client may retry that late, so never less than 90 days.
     idempotencyRetentionDays: int(env, 'IDEMPOTENCY_RETENTION_DAYS', 90, 90, 3650),
+    // Agent withdrawals: the smallest amount, and the fee (basis points of the amount, never below the minimum fee).
+    withdrawalMinFen: int(env, 'WITHDRAWAL_MIN_FEN', 10_000, 1, 100_000_000_00),
+    withdrawalFeeBps: int(env, 'WITHDRAWAL_FEE_BPS', 0, 0, 5_000),
+    withdrawalFeeMinFen: int(env, 'WITHDRAWAL_FEE_MIN_FEN', 0, 0, 1_000_000),
+    // Days an accrued commission stays pending (the refund window) before the agent may withdraw it.
+    commissionHoldDays: int(env, 'COMMISSION_HOLD_DAYS', 7, 0, 365),
     sandboxPayments: bool(env, 'SANDBOX_PAYMENTS', nodeEnv !== 'production'),
     wechatPay: wechatPayConfig(env),
     telegramStars: telegramStarsConfig(env),

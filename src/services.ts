@@ -6,6 +6,7 @@ import { createCatalogService } from './modules/catalog/service.js';
 import { createVaultService } from './modules/vault/service.js';
 import { createAgentService } from './modules/agents/service.js';
 import { createAlertService } from './modules/alerts/service.js';
+import { createTracingService } from './modules/tracing/service.js';
 import { createInventoryService } from './modules/inventory/service.js';
 import { createSupplierService } from './modules/suppliers/service.js';
 import { createLedgerService } from './modules/ledger/service.js';
@@ -13,6 +14,8 @@ import { createWebhookService } from './modules/webhooks/service.js';
 import { createOrderService } from './modules/orders/service.js';
 import { createRevealTokenService } from './modules/orders/reveal-tokens.js';
 import { createOrderRetention } from './modules/orders/retention.js';
+import { createWithdrawalService } from './modules/withdrawals/service.js';
+import { createCommissionService } from './modules/commissions/service.js';
 import { createWebhookRetention } from './modules/webhooks/retention.js';
 import { createPaymentService } from './modules/payments/service.js';
 import { createSandboxProvider } from './modules/payments/sandbox.js';
@@ -30,14 +33,15 @@ export function createServices(p: Platform) {
   const catalog = createCatalogService(p, { audit });
   const vault = createVaultService(p, { audit, catalog });
   const inventory = createInventoryService(p, { audit, alerts, catalog, vault });
-  const agents = createAgentService(p);
+  const agents = createAgentService(p, { audit });
   const ledger = createLedgerService(p);
   const webhooks = createWebhookService(p, { audit }, {
     allowedHosts: p.config.webhookUrlAllowlist.length ? p.config.webhookUrlAllowlist : undefined,
     allowPrivateNetworks: p.config.webhookAllowPrivateNetworks,
     fetchTimeoutMs: p.config.webhookTimeoutMs,
   });
-  const orders = createOrderService(p, { audit, catalog, vault, ledger, agents, outbox: (events) => webhooks.outboxStatement(events as Parameters<typeof webhooks.outboxStatement>[0]).statement }, { paymentWindowMinutes: p.config.orderPaymentWindowMinutes, maxUnpaidPerBuyer: p.config.orderMaxUnpaidPerBuyer });
+  const commissions = createCommissionService(p, { audit, ledger, catalog, agents }, { holdDays: p.config.commissionHoldDays });
+  const orders = createOrderService(p, { audit, catalog, vault, ledger, agents, commissions, outbox: (events) => webhooks.outboxStatement(events as Parameters<typeof webhooks.outboxStatement>[0]).statement }, { paymentWindowMinutes: p.config.orderPaymentWindowMinutes, maxUnpaidPerBuyer: p.config.orderMaxUnpaidPerBuyer });
   const suppliers = createSupplierService(
     p,
     { audit, catalog, alerts, importPurchasedCodes: vault.importPurchasedCodes },
@@ -47,7 +51,9 @@ export function createServices(p: Platform) {
   const revealTokens = createRevealTokenService(p, { audit, vault }, { publicUrl: p.config.publicUrl });
   const orderRetention = createOrderRetention(p, { idempotencyDays: p.config.idempotencyRetentionDays });
   const webhookRetention = createWebhookRetention(p, { retentionDays: p.config.webhookRetentionDays });
-  return { audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention };
+  const withdrawals = createWithdrawalService(p, { ledger, agents, audit }, { minFen: p.config.withdrawalMinFen, feeBps: p.config.withdrawalFeeBps, feeMinFen: p.config.withdrawalFeeMinFen });
+  const tracing = createTracingService(p, { vault, orders, agents, alerts, audit });
+  return { commissions, audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention, withdrawals, tracing };
 }
 
 /** The payment providers this installation has: the sandbox outside production, WeChat Pay and Telegram Stars when configured. */

@@ -257,8 +257,9 @@ describe('npm run ledger:verify', () => {
   it('exits 0 on consistent books and 1 naming the check and the row that disagree', async () => {
     const sku = await createCodeSku(d, { retailPriceFen: 3_000, costFen: 2_000 });
     await stockCodes(d, sku, 3);
-    await d.services.orders.creditBalance({ type: 'agent', id: 'agt_cli' }, 10_000, 'test', { id: 'stf_test' });
-    const order = await d.platform.db.transaction((tx) => d.services.orders.createOrder({ buyer: { type: 'agent', id: 'agt_cli' }, skuId: sku, quantity: 2, channel: 'admin', payment: 'balance' }, tx));
+    const agent = await d.services.agents.create({ name: 'CLI agent', role: 'group_leader' });
+    await d.services.orders.creditBalance({ type: 'agent', id: agent.id }, 10_000, 'test', { id: 'stf_test' });
+    const order = await d.platform.db.transaction((tx) => d.services.orders.createOrder({ buyer: { type: 'agent', id: agent.id }, skuId: sku, quantity: 2, channel: 'admin', payment: 'balance' }, tx));
     await d.stop(); // the embedded database admits one process at a time
 
     const clean = await runVerifyCli(d.env);

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { Page } from '../../lib/pagination.js';
-import { Strict, errorResponses } from '../../http/schemas.js';
+import { IdParams, Strict, errorResponses } from '../../http/schemas.js';
+import { staffOf } from '../../http/auth.js';
 import type { AgentService } from './service.js';
 
 const Agent = Type.Object({
@@ -34,5 +35,26 @@ export async function agentRoutes(fastify: FastifyInstance, opts: { agents: Agen
       },
     },
     async (request) => opts.agents.list({ limit: request.query.limit, cursor: request.query.cursor, underAgentId: request.query.under }),
+  );
+
+  const Reason = Strict({ reason: Type.String({ minLength: 3, maxLength: 500 }) });
+  app.post(
+    '/admin/agents/:id/freeze',
+    {
+      config: { permission: 'agents:manage' },
+      schema: {
+        tags: ['admin: agents'],
+        summary: 'Freeze an agent: its purchases, sales and payouts stop at once; its downline is reported (audited)',
+        params: IdParams('agt'),
+        body: Reason,
+        response: { 200: Type.Object({ agent: Agent, downline: Type.Object({ count: Type.Integer(), agents: Type.Array(Agent), truncated: Type.Boolean() }) }), ...errorResponses },
+      },
+    },
+    async (request) => opts.agents.freeze(request.params.id, request.body.reason, staffOf(request)),
+  );
+  app.post(
+    '/admin/agents/:id/unfreeze',
+    { config: { permission: 'agents:manage' }, schema: { tags: ['admin: agents'], summary: 'Unfreeze an agent (audited)', params: IdParams('agt'), body: Reason, response: { 200: Agent, ...errorResponses } } },
+    async (request) => opts.agents.unfreeze(request.params.id, request.body.reason, staffOf(request)),
   );
 }

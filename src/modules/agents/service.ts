@@ -1,4 +1,6 @@
-import { desc, eq, like, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, like, type SQL } from 'drizzle-orm';
+import { queryRows, type Statement } from '../../db/raw.js';
+import type { AuditService } from '../audit/service.js';
 import { pageFilter } from '../../db/paging.js';
 import { randomInt } from 'node:crypto';
 import type { Platform } from '../../platform.js';
@@ -31,7 +33,7 @@ function newReferralCode(): string {
   return s;
 }
 
-export function createAgentService(p: Platform) {
+export function createAgentService(p: Platform, deps: { audit: AuditService }) {
   async function create(input: { name: string; role: AgentRole; parentId?: string; customerId?: string }): Promise<AgentView> {
     let depth = 1;
     let pathPrefix = '';
@@ -72,7 +74,50 @@ export function createAgentService(p: Platform) {
     return row ? toView(row) : null;
   }
 
-  return { create, get, list, byReferralCode };
+  /** What selling needs to know of an agent buyer, as a statement to run with the order's first read. */
+  function sellerStatement(id: string): Statement {
+    return { text: 'select id, depth, status from agents where id = $1', values: [id] };
+  }
+
+  /**
+   * Freezes an agent: from the next request its purchases, sales and payouts
+   * are refused (orders and withdrawals check its status in their own
+   * transactions). Its downline keeps working but is reported, for staff to
+   * decide about each. Audited.
+   */
+  async function freeze(id: string, reason: string, actor: { id: string; ip?: string }) {
+    return p.db.transaction(async (tx) => {
+      const [row] = await tx.select().from(agents).where(eq(agents.id, id)).for('update');
+      if (!row) throw notFound('agent', id);
+      if (row.status === 'frozen') throw new AppError('CONFLICT', 'the agent is already frozen');
+      const [frozen] = await tx.update(agents).set({ status: 'frozen' }).where(eq(agents.id, id)).returning();
+      const downline = await tx.select().from(agents).where(like(agents.path, `${row.path}/%`)).orderBy(agents.depth, agents.id).limit(101);
+      const [count] = await queryRows<{ n: number }>(tx, 'select count(*)::int as n from agents where path like $1', [`${row.path}/%`]);
+      await deps.audit.record({ actorType: 'staff', actorId: actor.id, action: 'agent.freeze', targetType: 'agent', targetId: id, ip: actor.ip, details: { reason, downline: Number(count?.n ?? 0) } }, tx);
+      return { agent: toView(frozen!), downline: { count: Number(count?.n ?? 0), agents: downline.slice(0, 100).map(toView), truncated: downline.length > 100 } };
+    });
+  }
+
+  async function unfreeze(id: string, reason: string, actor: { id: string; ip?: string }) {
+    return p.db.transaction(async (tx) => {
+      const [row] = await tx.update(agents).set({ status: 'active' }).where(and(eq(agents.id, id), eq(agents.status, 'frozen'))).returning();
+      if (!row) throw new AppError('CONFLICT', 'the agent is not frozen (or does not exist)');
+      await deps.audit.record({ actorType: 'staff', actorId: actor.id, action: 'agent.unfreeze', targetType: 'agent', targetId: id, ip: actor.ip, details: { reason } }, tx);
+      return toView(row);
+    });
+  }
+
+  /** The agent and its uplines, nearest first (level 1 is the agent itself). */
+  async function chainOf(id: string, db: DbOrTx = p.db): Promise<(AgentView & { level: number })[]> {
+    const [row] = await db.select().from(agents).where(eq(agents.id, id));
+    if (!row) return [];
+    const ids = row.path.split('/').reverse();
+    const rows = await db.select().from(agents).where(inArray(agents.id, ids));
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.flatMap((x) => (byId.has(x) ? [toView(byId.get(x)!)] : [])).map((v, i) => ({ ...v, level: i + 1 }));
+  }
+
+  return { create, get, list, byReferralCode, sellerStatement, freeze, unfreeze, chainOf };
 }
 
 function toView(a: typeof agents.$inferSelect): AgentView {

@@ -23,6 +23,8 @@ export const permissions = [
   'finance:withdrawals',
   'agents:read',
   'agents:manage',
+  'commissions:read',
+  'commissions:manage',
   'risk:read',
   'risk:rules',
   'risk:review',
@@ -41,11 +43,11 @@ const readAll: Permission[] = ['self', 'staff:read', 'catalog:read', 'vault:read
 
 export const rolePermissions: Record<Role, ReadonlySet<Permission>> = {
   owner: new Set(permissions),
-  operations: new Set<Permission>([...readAll, 'catalog:write', 'vault:import', 'agents:manage', 'marketing:manage', 'risk:read', 'orders:reveal-link']),
-  finance: new Set<Permission>([...readAll, 'ledger:read', 'finance:withdrawals', 'orders:refund', 'audit:read']),
+  operations: new Set<Permission>([...readAll, 'catalog:write', 'vault:import', 'agents:manage', 'commissions:read', 'commissions:manage', 'marketing:manage', 'risk:read', 'orders:reveal-link']),
+  finance: new Set<Permission>([...readAll, 'commissions:read', 'ledger:read', 'finance:withdrawals', 'orders:refund', 'audit:read']),
   risk: new Set<Permission>([...readAll, 'risk:read', 'risk:rules', 'risk:review', 'audit:read', 'customers:pii']),
   support: new Set<Permission>(['self', 'customers:read', 'orders:read', 'catalog:read', 'support:tickets', 'vault:reveal', 'orders:reveal-link']),
-  readonly: new Set<Permission>(readAll),
+  readonly: new Set<Permission>([...readAll, 'commissions:read']),
 };
 
 export function isRole(value: string): value is Role {

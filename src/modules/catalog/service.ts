@@ -228,13 +228,19 @@ export function createCatalogService(p: Platform, deps: { audit: AuditService })
     return rows.map(toSkuView);
   }
 
+  /** The SKUs of every product in a category (the commission rules' scope check). */
+  async function listSkusOfCategory(category: string, db: DbOrTx = p.db) {
+    const rows = await db.select({ sku: skus }).from(skus).innerJoin(products, eq(products.id, skus.productId)).where(eq(products.category, category));
+    return rows.map((r) => toSkuView(r.sku));
+  }
+
   /** Unit price for a buyer: the agent level's price when there is one, else retail. */
   function priceFor(sku: Pick<SaleInfo, 'agentPrices' | 'retailPriceFen'>, agentLevel?: number): number {
     const levelPrice = agentLevel !== undefined ? sku.agentPrices[String(agentLevel)] : undefined;
     return levelPrice ?? sku.retailPriceFen;
   }
 
-  return { createProduct, getProduct, listProducts, getSku, saleInfo, saleInfoStatement, saleInfoFrom, updateSku, suspendSale, resumeSale, setCost, listSkus, priceFor };
+  return { createProduct, getProduct, listProducts, getSku, saleInfo, saleInfoStatement, saleInfoFrom, updateSku, suspendSale, resumeSale, setCost, listSkus, listSkusOfCategory, priceFor };
 }
 
 function toView(prod: typeof products.$inferSelect, rows: (typeof skus.$inferSelect)[]): ProductView {

@@ -28,6 +28,17 @@ export function jobDefinitions(s: Services, config: Config): JobDefinition[] {
     { name: 'webhooks.purge-delivered-events', cron: '53 19 * * *', retryLimit: 2, handler: async () => void (await s.webhookRetention.purgeDeliveredEvents()) },
     // Paid orders that waited for stock are completed once codes are back; refunds are sent until the provider confirms.
     { name: 'orders.fulfil-awaiting', cron: '* * * * *', handler: async () => void (await s.orders.fulfilAwaiting()) },
+    // Delivered orders accrue their commissions shortly after the sale, outside its transaction.
+    { name: 'commissions.accrue-delivered', cron: '* * * * *', handler: async () => void (await s.commissions.accrueDelivered()) },
+    // Commissions past their hold become available to withdraw (batches; concurrent runs skip each other's rows).
+    {
+      name: 'commissions.settle-due',
+      cron: '*/5 * * * *',
+      handler: async () => {
+        // Batches of 200 until none is full (bounded, so one run never holds the worker for long).
+        for (let i = 0; i < 50 && (await s.commissions.settleDue(200)) === 200; i++);
+      },
+    },
     { name: 'payments.send-refunds', cron: '* * * * *', handler: async () => void (await s.payments.sendPendingRefunds()) },
     ...supplierJobDefinitions(s.suppliers),
     ...s.webhooks.jobDefinitions(),

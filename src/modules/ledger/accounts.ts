@@ -28,6 +28,10 @@ export const accounts = {
   /** refunds booked and owed to buyers, until the payment provider confirms it paid them back (positive = owed) */
   refundsPayable: platform('refunds_payable'),
   commissionExpense: platform('commission_expense'),
+  /** agents' commission on its way out: requested withdrawals not yet paid or rejected (positive = owed) */
+  withdrawalsPending: platform('withdrawals_pending'),
+  /** fees kept on paid withdrawals (income, positive) */
+  withdrawalFees: platform('withdrawal_fees'),
   customerBalance: (customerId: string): AccountSpec => ({ id: `customer:${customerId}:balance`, kind: 'customer_balance', ownerType: 'customer', ownerId: customerId, allowNegative: false }),
   /** promotional balance (bonuses): spendable, never withdrawable */
   customerPromo: (customerId: string): AccountSpec => ({ id: `customer:${customerId}:promo`, kind: 'customer_promo', ownerType: 'customer', ownerId: customerId, allowNegative: false }),

@@ -7,6 +7,7 @@ import { AppError } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import { runTogether } from '../../db/raw.js';
 import type { CatalogService } from '../catalog/service.js';
+import type { AgentService } from '../agents/service.js';
 import { IdParams, Strict, errorResponses } from '../../http/schemas.js';
 import { staffOf } from '../../http/auth.js';
 import type { CustomerService } from '../customers/service.js';
@@ -48,7 +49,7 @@ const OrderResult = Type.Object({
 /** The API key's owner, as orders record it ("partner:p1", "agent:agt_…"). */
 const ownerOf = (request: FastifyRequest) => `${request.apiKey!.ownerType}:${request.apiKey!.ownerId}`;
 
-export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Platform; orders: OrderService; payments: PaymentService; customers: CustomerService; catalog: CatalogService; usageInstructions: (skuId: string) => Promise<string> }) {
+export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Platform; orders: OrderService; payments: PaymentService; customers: CustomerService; catalog: CatalogService; agents: AgentService; usageInstructions: (skuId: string) => Promise<string> }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { orders, platform } = opts;
   const idempotency = createIdempotency(platform);
@@ -99,12 +100,17 @@ export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Pl
       const result = await platform.db.transaction(async (tx) => {
         // The key is claimed first, with the response it will replay (the new order's id); a twin request waits for this
         // one. The SKU's terms are read in the same round trip.
-        const [claimed, skuRows] = await runTogether(tx, [idempotency.claimStatement(scope, key, b, { statusCode: 201, body: { order_id: orderId } }), opts.catalog.saleInfoStatement(b.sku_id)]);
+        const [claimed, skuRows, agentRows] = await runTogether(tx, [
+          idempotency.claimStatement(scope, key, b, { statusCode: 201, body: { order_id: orderId } }),
+          opts.catalog.saleInfoStatement(b.sku_id),
+          ...(buyer.type === 'agent' ? [opts.agents.sellerStatement(buyer.id)] : []),
+        ]);
         const prior = await idempotency.settleClaim(tx, claimed!, scope, key, b);
         if (prior) return { status: 200, orderId: (prior.body as { order_id: string }).order_id, order: undefined, codes: undefined };
         const saleInfo = opts.catalog.saleInfoFrom(skuRows!, b.sku_id);
+        const buyerAgent = agentRows?.[0] as { id: string; depth: number; status: string } | undefined;
         if (b.payment !== 'balance' && !opts.payments.configured(b.payment)) throw new AppError('VALIDATION_FAILED', `payment: ${b.payment} is not configured here`, [{ field: 'payment', message: 'not configured' }]);
-        const order = await orders.createOrder({ buyer, skuId: b.sku_id, quantity: b.quantity, channel: 'api', payment: b.payment === 'balance' ? 'balance' : 'external', provider: b.payment, apiKeyOwner: owner, revealNow: true, orderId, saleInfo }, tx);
+        const order = await orders.createOrder({ buyer, skuId: b.sku_id, quantity: b.quantity, channel: 'api', payment: b.payment === 'balance' ? 'balance' : 'external', provider: b.payment, apiKeyOwner: owner, revealNow: true, orderId, saleInfo, buyerAgent }, tx);
         return { status: 201, orderId: order.id, order, codes: order.deliveredCodes };
       });
       // A new unpaid order asks its provider for a payment after the order (and its stock) is committed.

@@ -34,7 +34,7 @@ export const orders = pgTable(
     paidAt: tstz('paid_at'),
     deliveredAt: tstz('delivered_at'),
   },
-  (t) => [index('orders_buyer_idx').on(t.buyerType, t.buyerId, t.status), index('orders_status_deadline_idx').on(t.status, t.paymentDeadline), index('orders_agent_idx').on(t.agentId)],
+  (t) => [index('orders_buyer_idx').on(t.buyerType, t.buyerId, t.status), index('orders_status_deadline_idx').on(t.status, t.paymentDeadline), index('orders_agent_idx').on(t.agentId), index('orders_delivered_at_idx').on(t.deliveredAt)],
 );
 
 /** Stored responses of retriable writes, replayed for the same key (Stripe-style). Kept at least 90 days. */

@@ -53,6 +53,8 @@ export interface OrderDeps {
   vault: VaultService;
   ledger: LedgerService;
   agents: AgentService;
+  /** Reverses the commissions an order caused, in proportion to a refund, in the refund's transaction (the commissions module). */
+  commissions?: { reverse: (tx: Tx, orderId: string, refund: { refundedFen: number; amountFen: number; totalRefundedFen?: number }) => Promise<{ reversedFen: number; clawbackDueFen: number }> };
   /** The outbox insert for events (the webhooks module), run by the orders module in its own transaction. */
   outbox?: (events: { type: string; ownerType?: string; ownerId?: string; data: Record<string, unknown> }[]) => Statement;
 }
@@ -135,7 +137,7 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
   }
 
   async function createOrder(
-    input: { buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; payment: 'balance' | 'external'; provider?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown>; revealNow?: boolean; orderId?: string; saleInfo?: SaleInfo },
+    input: { buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; payment: 'balance' | 'external'; provider?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown>; revealNow?: boolean; orderId?: string; saleInfo?: SaleInfo; buyerAgent?: { id: string; depth: number; status: string } },
     tx: Tx,
   ): Promise<typeof orders.$inferSelect & { deliveredCodes?: DeliveredCode[]; usageInstructions: string }> {
     // The caller may have read it already, in the same transaction (the API reads it with the idempotency claim).
@@ -145,8 +147,12 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     if (input.quantity < sku.minPerOrder || input.quantity > sku.maxPerOrder) {
       throw new AppError('VALIDATION_FAILED', `quantity: must be ${sku.minPerOrder}-${sku.maxPerOrder} for this SKU`, [{ field: 'quantity', message: `must be ${sku.minPerOrder}-${sku.maxPerOrder}` }]);
     }
+    // A frozen agent neither buys nor sells, from the moment it is frozen.
+    const buyerAgent = input.buyer.type === 'agent' ? (input.buyerAgent ?? (await deps.agents.get(input.buyer.id, tx))) : undefined;
+    if (buyerAgent && buyerAgent.status !== 'active') throw new AppError('FORBIDDEN', 'this agent is frozen: its purchases and sales are stopped');
+    if (input.agentId && input.agentId !== buyerAgent?.id && (await deps.agents.get(input.agentId, tx)).status !== 'active') throw new AppError('FORBIDDEN', 'the selling agent is frozen: its sales are stopped', [{ field: 'agent_id', message: 'frozen' }]);
     const hasLevelPrices = Object.keys(sku.agentPrices).length > 0;
-    const level = input.buyer.type === 'agent' && hasLevelPrices ? (await deps.agents.get(input.buyer.id, tx)).depth : undefined;
+    const level = buyerAgent && hasLevelPrices ? buyerAgent.depth : undefined;
     const unitPrice = deps.catalog.priceFor(sku, level);
     const now = p.clock.now();
     const deadline = new Date(now.getTime() + settings.paymentWindowMinutes * 60_000);
@@ -365,9 +371,11 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     if (restockedCost > 0) await deps.ledger.post(tx, { kind: 'cost_of_goods_reversal', refType: 'order', refId: o.id, postings: [{ account: accounts.supplierPayable, amountFen: -restockedCost }, { account: accounts.costOfGoods, amountFen: restockedCost }] });
     const refundedFen = o.refundedFen + amount;
     const order = await move(tx, o, refundedFen >= o.amountFen ? 'refund' : 'refund_partly', { refundedFen });
+    // The commissions this sale caused shrink with it (negative entries); up to the order's refunded total, so a repeat changes nothing.
+    const commissions = (await deps.commissions?.reverse(tx, orderId, { refundedFen: amount, amountFen: o.amountFen, totalRefundedFen: refundedFen })) ?? { reversedFen: 0, clawbackDueFen: 0 };
     await deps.audit.record({ actorType: actor.type ?? 'staff', actorId: actor.id, action: 'order.refund', targetType: 'order', targetId: orderId, ip: actor.ip, details: { amount_fen: amount, units, restocked: restock.length, voided: voided.length, to: destination.id, reason: input.reason } }, tx);
     await emit(tx, order, [{ type: 'order.refunded', data: { amount_fen: amount, units, restocked: restock.length, voided: voided.length } }]);
-    return { order: toView(order), amountFen: amount, units, restocked: restock.length, voided: voided.length };
+    return { order: toView(order), amountFen: amount, units, restocked: restock.length, voided: voided.length, commissions };
   }
 
   /** A refund to the buyer's balance, in its own transaction. */

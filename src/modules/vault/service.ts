@@ -258,6 +258,31 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
     return openSealed(rows.map((r) => ({ ...r, code_id: r.id })));
   }
 
+  /**
+   * Codes found outside (pasted from a marketplace listing): matched by the
+   * keyed hash of the secret, never by decrypting anything; or, when only the
+   * last characters are known, by SKU and tail (several may match).
+   */
+  async function findLeaked(q: { secrets?: string[]; tails?: { skuId: string; last4: string }[] }): Promise<{ input: string; matches: { id: string; skuId: string; state: string; orderId: string | null; last4: string }[] }[]> {
+    const out: { input: string; matches: { id: string; skuId: string; state: string; orderId: string | null; last4: string }[] }[] = [];
+    type Row = { id: string; sku_id: string; state: string; order_id: string | null; last4: string; secret_hmac: string };
+    const secrets = q.secrets ?? [];
+    if (secrets.length) {
+      const hmacs = secrets.map((sec) => secretHmac(p.hmacKey, sec.trim()));
+      const rows = await queryRows<Row>(p.db, 'select id, sku_id, state, order_id, last4, secret_hmac from codes where secret_hmac = any($1::text[])', [hmacs]);
+      const byHmac = new Map(rows.map((r) => [r.secret_hmac, r]));
+      secrets.forEach((sec, i) => {
+        const r = byHmac.get(hmacs[i]!);
+        out.push({ input: `…${sec.trim().slice(-4)}`, matches: r ? [{ id: r.id, skuId: r.sku_id, state: r.state, orderId: r.order_id, last4: r.last4 }] : [] });
+      });
+    }
+    for (const t of q.tails ?? []) {
+      const rows = await queryRows<Row>(p.db, `select id, sku_id, state, order_id, last4, secret_hmac from codes where sku_id = $1 and last4 = $2 and order_id is not null order by id limit 20`, [t.skuId, t.last4]);
+      out.push({ input: `${t.skuId} …${t.last4}`, matches: rows.map((r) => ({ id: r.id, skuId: r.sku_id, state: r.state, orderId: r.order_id, last4: r.last4 })) });
+    }
+    return out;
+  }
+
   function openSealed(rows: SealedRow[]): Map<string, PlainCode> {
     const buf = (v: Uint8Array) => (Buffer.isBuffer(v) ? v : Buffer.from(v));
     return new Map(rows.map((r) => [r.code_id, keys.open(keys.unwrap(r.batch_id, r.master_key_id, buf(r.data_key_sealed)), r.code_id, buf(r.sealed))]));
@@ -356,6 +381,7 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
     secretHmac: (secret: string) => secretHmac(p.hmacKey, secret),
     ...stock,
     claimAndOpen,
+    findLeaked,
     exports,
   };
 }
