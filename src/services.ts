@@ -3,8 +3,11 @@ import { createAuditService } from './modules/audit/service.js';
 import { createAuthService } from './modules/auth/service.js';
 import { createCustomerService } from './modules/customers/service.js';
 import { createCatalogService } from './modules/catalog/service.js';
+import { createResalePriceService } from './modules/catalog/resale-prices.js';
+import { createAgentAnomalyService } from './modules/agents/anomalies.js';
 import { createVaultService } from './modules/vault/service.js';
 import { createAgentService } from './modules/agents/service.js';
+import { createAgentBackOffice } from './modules/agents/back-office.js';
 import { createAlertService } from './modules/alerts/service.js';
 import { createTracingService } from './modules/tracing/service.js';
 import { createInventoryService } from './modules/inventory/service.js';
@@ -53,7 +56,10 @@ export function createServices(p: Platform) {
   const webhookRetention = createWebhookRetention(p, { retentionDays: p.config.webhookRetentionDays });
   const withdrawals = createWithdrawalService(p, { ledger, agents, audit }, { minFen: p.config.withdrawalMinFen, feeBps: p.config.withdrawalFeeBps, feeMinFen: p.config.withdrawalFeeMinFen });
   const tracing = createTracingService(p, { vault, orders, agents, alerts, audit });
-  return { commissions, audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention, withdrawals, tracing };
+  const resalePrices = createResalePriceService(p);
+  const agentAnomalies = createAgentAnomalyService(p, { alerts });
+  const agentBackOffice = createAgentBackOffice(p, { agents, ledger, catalog, vault, audit, customers });
+  return { commissions, audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention, withdrawals, tracing, resalePrices, agentAnomalies, agentBackOffice };
 }
 
 /** The payment providers this installation has: the sandbox outside production, WeChat Pay and Telegram Stars when configured. */

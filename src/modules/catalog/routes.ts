@@ -17,6 +17,7 @@ const SkuFields = {
   cost_fen: Type.Integer(),
   retail_price_fen: Type.Integer(),
   agent_prices: Type.Record(Type.String(), Type.Integer()),
+  min_resale_price_fen: Type.Union([Type.Integer(), Type.Null()]),
   regions: Type.Array(Type.String()),
   validity_days: Type.Union([Type.Integer(), Type.Null()]),
   min_per_order: Type.Integer(),
@@ -38,6 +39,7 @@ const SkuEditable = {
   cost_fen: Type.Integer({ minimum: 0, maximum: 100_000_000_00 }),
   retail_price_fen: Type.Integer({ minimum: 0, maximum: 100_000_000_00 }),
   agent_prices: AgentPrices,
+  min_resale_price_fen: Type.Union([Type.Integer({ minimum: 0, maximum: 100_000_000_00 }), Type.Null()], { description: 'lowest resale price agents may set, in fen (null: none); at most the retail price' }),
   regions: Type.Array(Region, { minItems: 1, maxItems: 50 }),
   validity_days: Type.Union([Type.Integer({ minimum: 1, maximum: 3650 }), Type.Null()]),
   min_per_order: Type.Integer({ minimum: 1, maximum: 1000 }),
@@ -65,6 +67,7 @@ interface SkuBody {
   retail_price_fen?: number;
   usage_instructions?: string;
   agent_prices?: Record<string, number>;
+  min_resale_price_fen?: number | null;
   regions?: string[];
   validity_days?: number | null;
   min_per_order?: number;
@@ -82,6 +85,7 @@ function skuInput<T extends SkuBody>(s: T) {
     retailPriceFen: s.retail_price_fen,
     usageInstructions: s.usage_instructions,
     agentPrices: s.agent_prices,
+    minResalePriceFen: s.min_resale_price_fen,
     regions: s.regions,
     validityDays: s.validity_days,
     minPerOrder: s.min_per_order,
@@ -138,6 +142,7 @@ export async function catalogRoutes(fastify: FastifyInstance, opts: { catalog: C
               retail_price_fen: Fen('retail price'),
               usage_instructions: Type.Optional(SkuEditable.usage_instructions),
               agent_prices: Type.Optional(AgentPrices),
+              min_resale_price_fen: Type.Optional(SkuEditable.min_resale_price_fen),
               regions: Type.Optional(SkuEditable.regions),
               validity_days: Type.Optional(SkuEditable.validity_days),
               min_per_order: Type.Optional(SkuEditable.min_per_order),

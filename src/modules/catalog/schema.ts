@@ -1,5 +1,6 @@
-import { boolean, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, jsonb, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 import { createdAt, tstz } from '../../db/columns.js';
+import { agents } from '../agents/schema.js';
 
 export const products = pgTable('products', {
   id: text('id').primaryKey(),
@@ -26,6 +27,8 @@ export const skus = pgTable(
     retailPriceFen: integer('retail_price_fen').notNull(),
     /** Price by agent level: {"1": 2300, "2": 2400}; a level not listed pays retail. */
     agentPrices: jsonb('agent_prices').$type<Record<string, number>>().notNull().default({}),
+    /** Price control (against 窜货 price dumping): the lowest price an agent may set as its own resale price (null: no minimum). */
+    minResalePriceFen: integer('min_resale_price_fen'),
     /** Regions the SKU may be sold in (ISO codes, "CN", "CN-GD", "HK"...). */
     regions: jsonb('regions').$type<string[]>().notNull().default(['CN']),
     /** Days a delivered code stays valid for the buyer, when the brand limits it (null: the batch expiry rules). */
@@ -44,4 +47,20 @@ export const skus = pgTable(
     updatedAt: tstz('updated_at'),
   },
   (t) => [index('skus_product_idx').on(t.productId)],
+);
+
+/** An agent's own resale price of a SKU (what it sells at), kept at or above the SKU's min_resale_price_fen when set. */
+export const agentResalePrices = pgTable(
+  'agent_resale_prices',
+  {
+    agentId: text('agent_id')
+      .notNull()
+      .references(() => agents.id),
+    skuId: text('sku_id')
+      .notNull()
+      .references(() => skus.id),
+    priceFen: integer('price_fen').notNull(),
+    updatedAt: tstz('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.agentId, t.skuId] }), index('agent_resale_prices_sku_idx').on(t.skuId, t.priceFen)],
 );

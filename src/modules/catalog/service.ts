@@ -20,6 +20,8 @@ export interface NewSku {
   retailPriceFen: number;
   usageInstructions?: string;
   agentPrices?: Record<string, number>;
+  /** Lowest resale price agents may set (price control); null or absent: none. */
+  minResalePriceFen?: number | null;
   regions?: string[];
   validityDays?: number | null;
   minPerOrder?: number;
@@ -39,6 +41,7 @@ export interface SkuView {
   cost_fen: number;
   retail_price_fen: number;
   agent_prices: Record<string, number>;
+  min_resale_price_fen: number | null;
   regions: string[];
   validity_days: number | null;
   min_per_order: number;
@@ -75,6 +78,12 @@ function checkSku(s: NewSku, prefix: string) {
   for (const [level, price] of Object.entries(s.agentPrices ?? {})) {
     if (!/^[1-9]\d?$/.test(level)) throw fieldError(`${prefix}agentPrices.${level}`, 'agent level must be 1-99');
     if (!Number.isSafeInteger(price) || price < 0) throw fieldError(`${prefix}agentPrices.${level}`, 'must be a whole number of fen');
+  }
+  // Agent level prices are what agents pay (wholesale) and may sit below the minimum; only the retail price may not.
+  if (s.minResalePriceFen !== undefined && s.minResalePriceFen !== null) {
+    assertFen(s.minResalePriceFen, `${prefix}minResalePriceFen`);
+    if (s.minResalePriceFen < 0) throw fieldError(`${prefix}minResalePriceFen`, 'must not be negative');
+    if (s.minResalePriceFen > s.retailPriceFen) throw fieldError(`${prefix}minResalePriceFen`, `must not exceed the retail price (${s.retailPriceFen} fen)`);
   }
   const min = s.minPerOrder ?? 1;
   const max = s.maxPerOrder ?? 10;
@@ -114,6 +123,7 @@ export function createCatalogService(p: Platform, deps: { audit: AuditService })
           retailPriceFen: s.retailPriceFen,
           usageInstructions: s.usageInstructions ?? '',
           agentPrices: s.agentPrices ?? {},
+          minResalePriceFen: s.minResalePriceFen ?? null,
           regions: s.regions ?? ['CN'],
           validityDays: s.validityDays ?? null,
           minPerOrder: s.minPerOrder ?? 1,
@@ -185,6 +195,7 @@ export function createCatalogService(p: Platform, deps: { audit: AuditService })
       costFen: patch.costFen ?? current.costFen,
       retailPriceFen: patch.retailPriceFen ?? current.retailPriceFen,
       agentPrices: patch.agentPrices ?? current.agentPrices,
+      minResalePriceFen: patch.minResalePriceFen !== undefined ? patch.minResalePriceFen : current.minResalePriceFen,
       minPerOrder: patch.minPerOrder ?? current.minPerOrder,
       maxPerOrder: patch.maxPerOrder ?? current.maxPerOrder,
       reusable: patch.reusable ?? current.reusable,
@@ -265,6 +276,7 @@ export function toSkuView(s: typeof skus.$inferSelect): SkuView {
     cost_fen: s.costFen,
     retail_price_fen: s.retailPriceFen,
     agent_prices: s.agentPrices,
+    min_resale_price_fen: s.minResalePriceFen,
     regions: s.regions,
     validity_days: s.validityDays,
     min_per_order: s.minPerOrder,

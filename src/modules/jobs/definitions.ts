@@ -39,6 +39,8 @@ export function jobDefinitions(s: Services, config: Config): JobDefinition[] {
         for (let i = 0; i < 50 && (await s.commissions.settleDue(200)) === 200; i++);
       },
     },
+    // Risk flags on agents (refund rate, sales spikes, self-referral) raised as alerts for staff.
+    { name: 'agents.check-anomalies', cron: '29 * * * *', handler: async () => void (await s.agentAnomalies.check()) },
     { name: 'payments.send-refunds', cron: '* * * * *', handler: async () => void (await s.payments.sendPendingRefunds()) },
     ...supplierJobDefinitions(s.suppliers),
     ...s.webhooks.jobDefinitions(),
