@@ -324,7 +324,7 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     if (input.onlyIf) {
       // A buyer's own request: checked under the lock, so it cannot race the restock that completes the order.
       const viewer = input.onlyIf.owner;
-      if (viewer && !((viewer.apiKeyOwner && viewer.apiKeyOwner === o.apiKeyOwner) || (viewer.buyer && viewer.buyer.type === o.buyerType && viewer.buyer.id === o.buyerId))) throw notFound('order', orderId);
+      if (viewer && !ownedBy(o, viewer)) throw notFound('order', orderId);
       if (o.status !== input.onlyIf.status) throw new AppError('CONFLICT', `the order is ${o.status}, not ${input.onlyIf.status}`);
     }
     const refundedUnits = Math.round(o.refundedFen / Math.max(1, o.unitPriceFen));
@@ -410,8 +410,7 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
   async function keepWaiting(orderId: string, viewer: { apiKeyOwner?: string; buyer?: Buyer }) {
     return p.db.transaction(async (tx) => {
       const o = await lockOrder(tx, orderId);
-      const isOwner = (viewer.apiKeyOwner && viewer.apiKeyOwner === o.apiKeyOwner) || (viewer.buyer && viewer.buyer.type === o.buyerType && viewer.buyer.id === o.buyerId);
-      if (!isOwner) throw notFound('order', orderId);
+      if (!ownedBy(o, viewer)) throw notFound('order', orderId);
       if (o.status !== 'paid_awaiting_stock') throw new AppError('CONFLICT', `the order is ${o.status}, not waiting for stock`);
       const [row] = await tx.update(orders).set({ awaitingChoice: 'wait', updatedAt: p.clock.now() }).where(eq(orders.id, orderId)).returning();
       return toView(row!);
@@ -422,9 +421,8 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
   async function revealCodes(orderId: string, viewer: { apiKeyOwner?: string; buyer?: Buyer }): Promise<DeliveredCode[]> {
     return p.db.transaction(async (tx) => {
       const o = await lockOrder(tx, orderId);
-      const isOwner = (viewer.apiKeyOwner && viewer.apiKeyOwner === o.apiKeyOwner) || (viewer.buyer && viewer.buyer.type === o.buyerType && viewer.buyer.id === o.buyerId);
       // Not "forbidden": an order number alone must not even confirm that the order exists.
-      if (!isOwner) throw notFound('order', orderId);
+      if (!ownedBy(o, viewer)) throw notFound('order', orderId);
       const held = (await deps.vault.codesOfOrder(orderId, tx)).filter((c) => c.state === 'delivered' || c.state === 'revealed');
       const firstTime = held.filter((c) => c.state === 'delivered').map((c) => c.id);
       // The owner's reveal is recorded in each code's own history (who, when, which order). The hash-chained
@@ -472,6 +470,11 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
   }
 
   return { createOrder, applyPayment, dueForCancel, cancelExpired, fulfilAwaiting, keepWaiting, refund, refundInTx, revealCodes, get, getOwned, list, creditBalance, buyerAccount, OrderTransitionError };
+}
+
+/** Whether the order belongs to this viewer: the API key that placed it, or its buyer. */
+function ownedBy(o: typeof orders.$inferSelect, viewer: { apiKeyOwner?: string; buyer?: Buyer }): boolean {
+  return Boolean((viewer.apiKeyOwner && viewer.apiKeyOwner === o.apiKeyOwner) || (viewer.buyer && viewer.buyer.type === o.buyerType && viewer.buyer.id === o.buyerId));
 }
 
 export function toView(o: typeof orders.$inferSelect): OrderView {

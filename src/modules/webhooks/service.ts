@@ -52,15 +52,9 @@ export function createWebhookService(p: Platform, deps: { audit: AuditService },
    * which receivers see as Kaquan-Webhook-Id on every attempt.
    */
   async function enqueue(tx: DbOrTx, event: OutboxEvent): Promise<string> {
-    return (await enqueueMany(tx, [event]))[0]!;
-  }
-
-  /** Several events of one change in one statement (a balance sale emits paid and delivered together). */
-  async function enqueueMany(tx: DbOrTx, events: OutboxEvent[]): Promise<string[]> {
-    if (events.length === 0) return [];
-    const { statement, ids } = outboxStatement(events);
+    const { statement, ids } = outboxStatement([event]);
     await queryRows(tx, statement.text, statement.values);
-    return ids;
+    return ids[0]!;
   }
 
   /**
@@ -118,7 +112,6 @@ export function createWebhookService(p: Platform, deps: { audit: AuditService },
 
   return {
     enqueue,
-    enqueueMany,
     outboxStatement,
     createEndpoint: endpoints.createEndpoint,
     listEndpoints: endpoints.listEndpoints,
