@@ -21,6 +21,9 @@ import { catalogRoutes } from './modules/catalog/routes.js';
 import { resalePriceRoutes } from './modules/catalog/resale-routes.js';
 import { agentRoutes } from './modules/agents/routes.js';
 import { agentBackOfficeRoutes } from './modules/agents/back-office-routes.js';
+import { agentJoinRoutes } from './modules/agents/join-routes.js';
+import { referralBindingRoutes } from './modules/agents/binding-routes.js';
+import { agentScopeRoutes } from './modules/agents/scope-routes.js';
 import { tracingRoutes } from './modules/tracing/routes.js';
 import { alertRoutes } from './modules/alerts/routes.js';
 import { vaultRoutes } from './modules/vault/routes.js';
@@ -32,6 +35,9 @@ import { paymentRoutes } from './modules/payments/routes.js';
 import { webhookRoutes } from './modules/webhooks/routes.js';
 import { withdrawalRoutes } from './modules/withdrawals/routes.js';
 import { commissionRoutes } from './modules/commissions/routes.js';
+import { riskRoutes } from './modules/risk/routes.js';
+import { riskReviewRoutes } from './modules/risk/review-routes.js';
+import { riskBacktestStaffRoutes } from './modules/risk/backtest-routes.js';
 
 /** Builds the HTTP face of the platform from plugins and modules; nothing else happens here. */
 export async function buildApp(platform: Platform, services: Services): Promise<FastifyInstance> {
@@ -85,22 +91,28 @@ export async function buildApp(platform: Platform, services: Services): Promise<
   app.decorate('routeGuards', guards);
 
   await app.register(healthRoutes, { platform });
-  await app.register(authRoutes, { auth: services.auth, secureCookies: config.publicUrl.startsWith('https://') });
+  await app.register(authRoutes, { auth: services.auth, secureCookies: config.publicUrl.startsWith('https://'), risk: services.risk });
   await app.register(auditRoutes, { audit: services.audit });
   await app.register(customerRoutes, { customers: services.customers });
   await app.register(catalogRoutes, { catalog: services.catalog, vault: services.vault });
   await app.register(resalePriceRoutes, { resalePrices: services.resalePrices });
   await app.register(agentRoutes, { agents: services.agents });
   await app.register(agentBackOfficeRoutes, { backOffice: services.agentBackOffice });
+  await app.register(agentJoinRoutes, { platform, join: services.agentJoin, risk: services.risk });
+  await app.register(referralBindingRoutes, { agents: services.agents, customers: services.customers });
+  await app.register(agentScopeRoutes, { scopes: services.agentScopes });
   await app.register(alertRoutes, { alerts: services.alerts });
   await app.register(vaultRoutes, { vault: services.vault, maxImportBytes: config.vaultImportMaxBytes });
   await app.register(supplierRoutes, { suppliers: services.suppliers });
   await app.register(paymentRoutes, { payments: services.payments });
   await app.register(webhookRoutes, { webhooks: services.webhooks });
   await app.register(tracingRoutes, { tracing: services.tracing });
-  await app.register(withdrawalRoutes, { withdrawals: services.withdrawals });
+  await app.register(withdrawalRoutes, { withdrawals: services.withdrawals, risk: services.risk, reviews: services.riskReviews });
   await app.register(commissionRoutes, { commissions: services.commissions });
-  await app.register(orderRoutes, { platform, orders: services.orders, payments: services.payments, customers: services.customers, catalog: services.catalog, agents: services.agents, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions });
+  await app.register(riskRoutes, { risk: services.risk, seedTemplates: config.riskSeedRules });
+  await app.register(riskReviewRoutes, { reviews: services.riskReviews });
+  await app.register(riskBacktestStaffRoutes, { backtest: services.riskBacktest, staffRisk: services.staffRisk });
+  await app.register(orderRoutes, { platform, orders: services.orders, payments: services.payments, customers: services.customers, catalog: services.catalog, agents: services.agents, inventory: services.inventory, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions, risk: services.risk, reviews: services.riskReviews });
   await app.register(revealRoutes, { platform, revealTokens: services.revealTokens, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions });
   await app.register(inventoryRoutes, { inventory: services.inventory, vault: services.vault, expiringWithinDays: config.vaultExpiryAlertDays });
 

@@ -157,6 +157,27 @@ function telegramStarsConfig(env: Env) {
   return { botToken: token, fenPerStar, webhookSecret, apiRoot };
 }
 
+/**
+ * Alerts also sent to an admin Telegram chat: on when ADMIN_ALERT_TELEGRAM_CHAT_ID
+ * and TELEGRAM_BOT_TOKEN are set (the same bot and TELEGRAM_API_ROOT as Stars
+ * payments). ADMIN_ALERT_KINDS limits it to some alert kinds (empty: all).
+ */
+function adminAlertChatConfig(env: Env) {
+  const chatId = optional(env, 'ADMIN_ALERT_TELEGRAM_CHAT_ID');
+  const kinds = (optional(env, 'ADMIN_ALERT_KINDS') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const k of kinds) if (!/^[a-z0-9_.]{1,32}$/.test(k)) fail('ADMIN_ALERT_KINDS', 'must be a comma-separated list of alert kinds', k);
+  if (chatId === undefined) return null;
+  if (!/^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$/.test(chatId)) fail('ADMIN_ALERT_TELEGRAM_CHAT_ID', 'must be a numeric chat id (-100...) or @channelname', chatId);
+  const token = optional(env, 'TELEGRAM_BOT_TOKEN');
+  if (token === undefined) fail('TELEGRAM_BOT_TOKEN', 'is required when ADMIN_ALERT_TELEGRAM_CHAT_ID is set', undefined);
+  if (!/^\d+:[A-Za-z0-9_-]{20,}$/.test(token)) fail('TELEGRAM_BOT_TOKEN', 'must be a bot token from @BotFather (123456:ABC...)', '***');
+  const apiRoot = url(env, 'TELEGRAM_API_ROOT', ['https:', 'http:']) ?? 'https://api.telegram.org';
+  return { chatId, botToken: token, apiRoot, kinds };
+}
+
 /** A comma-separated list of host names; a leading "*." allows subdomains. */
 function hostList(env: Env, name: string): string[] {
   const hosts = (optional(env, name) ?? '')
@@ -251,8 +272,17 @@ export function loadConfig(env: Env = process.env) {
     withdrawalMinFen: int(env, 'WITHDRAWAL_MIN_FEN', 10_000, 1, 100_000_000_00),
     withdrawalFeeBps: int(env, 'WITHDRAWAL_FEE_BPS', 0, 0, 5_000),
     withdrawalFeeMinFen: int(env, 'WITHDRAWAL_FEE_MIN_FEN', 0, 0, 1_000_000),
+    // Withdrawal controls: two finance approvers at or above this amount; per agent and China day, at most this much and this many.
+    withdrawalDualApprovalFen: int(env, 'WITHDRAWAL_DUAL_APPROVAL_FEN', 500_000, 1, 100_000_000_00),
+    withdrawalDailyLimitFen: int(env, 'WITHDRAWAL_DAILY_LIMIT_FEN', 5_000_000, 1, 100_000_000_00),
+    withdrawalDailyCount: int(env, 'WITHDRAWAL_DAILY_COUNT', 3, 1, 1_000),
     // Days an accrued commission stays pending (the refund window) before the agent may withdraw it.
     commissionHoldDays: int(env, 'COMMISSION_HOLD_DAYS', 7, 0, 365),
+    // Join applications under an upline's link or code: approved at once instead of waiting for the upline or staff.
+    agentJoinAutoApprove: bool(env, 'AGENT_JOIN_AUTO_APPROVE', false),
+    // Which agent keeps a customer reached by several agents' links (see agents/binding-rules.ts), and for how many days (0: for good).
+    referralBindingMode: oneOf(env, 'REFERRAL_BINDING_MODE', ['first_touch', 'last_touch'] as const, 'first_touch'),
+    referralBindingDays: int(env, 'REFERRAL_BINDING_DAYS', 30, 0, 3650),
     sandboxPayments: bool(env, 'SANDBOX_PAYMENTS', nodeEnv !== 'production'),
     wechatPay: wechatPayConfig(env),
     telegramStars: telegramStarsConfig(env),
@@ -260,6 +290,20 @@ export function loadConfig(env: Env = process.env) {
     webhookAllowPrivateNetworks: bool(env, 'WEBHOOK_ALLOW_PRIVATE_NETWORKS', nodeEnv !== 'production'),
     webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 500, 60_000),
     webhookRetentionDays: int(env, 'WEBHOOK_RETENTION_DAYS', 30, 1, 3650),
+    // Risk gate: the ALTCHA captcha key (derived from HMAC_KEY when not given), its lifetime and work factor; built-in rules seeded on start.
+    captchaHmacKey: optional(env, 'CAPTCHA_HMAC_KEY'),
+    riskCaptchaTtlSeconds: int(env, 'RISK_CAPTCHA_TTL_SECONDS', 120, 10, 3600),
+    riskCaptchaMaxNumber: int(env, 'RISK_CAPTCHA_MAX_NUMBER', 100_000, 100, 10_000_000),
+    riskSeedRules: bool(env, 'RISK_SEED_RULES', true),
+    // Backtests read past decisions in pages of this many rows.
+    riskBacktestBatchSize: int(env, 'RISK_BACKTEST_BATCH_SIZE', 5000, 1, 100_000),
+    // Staff risk: codes one staff member reveals per hour / exports per day before an alert; blocked at STAFF_RISK_BLOCK_MULTIPLIER times that.
+    staffRevealAlertPerHour: int(env, 'STAFF_REVEAL_ALERT_PER_HOUR', 20, 1, 1_000_000),
+    staffExportAlertCodesPerDay: int(env, 'STAFF_EXPORT_ALERT_CODES_PER_DAY', 5000, 1, 100_000_000),
+    staffRiskBlockMultiplier: int(env, 'STAFF_RISK_BLOCK_MULTIPLIER', 3, 2, 100),
+    adminAlertChat: adminAlertChatConfig(env),
+    // The learned risk score (npm run risk:train); relative to the working directory. A missing file means no score.
+    riskModelPath: str(env, 'RISK_MODEL_PATH', 'models/risk-model-v1.json'),
     jobsEnabled: bool(env, 'JOBS_ENABLED', true),
     seedDemo: bool(env, 'SEED_DEMO', nodeEnv !== 'production'),
     demoSupplier: bool(env, 'DEMO_SUPPLIER', nodeEnv !== 'production'),

@@ -8,6 +8,8 @@ import { createAgentAnomalyService } from './modules/agents/anomalies.js';
 import { createVaultService } from './modules/vault/service.js';
 import { createAgentService } from './modules/agents/service.js';
 import { createAgentBackOffice } from './modules/agents/back-office.js';
+import { createAgentJoinService } from './modules/agents/join.js';
+import { createAgentScopeService } from './modules/agents/scopes.js';
 import { createAlertService } from './modules/alerts/service.js';
 import { createTracingService } from './modules/tracing/service.js';
 import { createInventoryService } from './modules/inventory/service.js';
@@ -15,8 +17,10 @@ import { createSupplierService } from './modules/suppliers/service.js';
 import { createLedgerService } from './modules/ledger/service.js';
 import { createWebhookService } from './modules/webhooks/service.js';
 import { createOrderService } from './modules/orders/service.js';
+import { createDeviceSharing } from './modules/risk/device-sharing.js';
 import { createRevealTokenService } from './modules/orders/reveal-tokens.js';
 import { createOrderRetention } from './modules/orders/retention.js';
+import { createOrderReports } from './modules/orders/reports.js';
 import { createWithdrawalService } from './modules/withdrawals/service.js';
 import { createCommissionService } from './modules/commissions/service.js';
 import { createWebhookRetention } from './modules/webhooks/retention.js';
@@ -25,6 +29,11 @@ import { createSandboxProvider } from './modules/payments/sandbox.js';
 import { createWeChatPayProvider } from './modules/payments/wechat-pay.js';
 import { createTelegramStarsProvider, starsInvoicesFrom } from './modules/payments/telegram-stars.js';
 import { hmacSha256Hex } from './lib/crypto.js';
+import { createRiskService } from './modules/risk/service.js';
+import { createRiskReviews } from './modules/risk/reviews.js';
+import { modelScore } from './modules/risk/model-score.js';
+import { createStaffRiskService } from './modules/risk/staff-risk.js';
+import { createBacktestService } from './modules/risk/backtest-service.js';
 import type { PaymentProvider, ProviderName } from './modules/payments/provider.js';
 
 /** Every module's service, wired once; channels (HTTP, bots, mini-program) use only these. */
@@ -34,7 +43,9 @@ export function createServices(p: Platform) {
   const auth = createAuthService(p, audit);
   const customers = createCustomerService(p);
   const catalog = createCatalogService(p, { audit });
-  const vault = createVaultService(p, { audit, catalog });
+  // Staff risk counts the codes each staff member reveals and exports, and blocks one who takes far too many.
+  const staffRisk = createStaffRiskService(p, { audit, alerts, auth }, { revealAlertPerHour: p.config.staffRevealAlertPerHour, exportAlertCodesPerDay: p.config.staffExportAlertCodesPerDay, blockMultiplier: p.config.staffRiskBlockMultiplier });
+  const vault = createVaultService(p, { audit, catalog, staffGuard: staffRisk.guard });
   const inventory = createInventoryService(p, { audit, alerts, catalog, vault });
   const agents = createAgentService(p, { audit });
   const ledger = createLedgerService(p);
@@ -43,8 +54,10 @@ export function createServices(p: Platform) {
     allowPrivateNetworks: p.config.webhookAllowPrivateNetworks,
     fetchTimeoutMs: p.config.webhookTimeoutMs,
   });
-  const commissions = createCommissionService(p, { audit, ledger, catalog, agents }, { holdDays: p.config.commissionHoldDays });
-  const orders = createOrderService(p, { audit, catalog, vault, ledger, agents, commissions, outbox: (events) => webhooks.outboxStatement(events as Parameters<typeof webhooks.outboxStatement>[0]).statement }, { paymentWindowMinutes: p.config.orderPaymentWindowMinutes, maxUnpaidPerBuyer: p.config.orderMaxUnpaidPerBuyer });
+  const orderReports = createOrderReports(p);
+  const commissions = createCommissionService(p, { audit, ledger, catalog, agents, orderReports }, { holdDays: p.config.commissionHoldDays });
+  const resalePrices = createResalePriceService(p);
+  const orders = createOrderService(p, { audit, catalog, vault, ledger, agents, inventory, commissions, resalePrices, outbox: (events) => webhooks.outboxStatement(events as Parameters<typeof webhooks.outboxStatement>[0]).statement }, { paymentWindowMinutes: p.config.orderPaymentWindowMinutes, maxUnpaidPerBuyer: p.config.orderMaxUnpaidPerBuyer });
   const suppliers = createSupplierService(
     p,
     { audit, catalog, alerts, importPurchasedCodes: vault.importPurchasedCodes },
@@ -54,12 +67,20 @@ export function createServices(p: Platform) {
   const revealTokens = createRevealTokenService(p, { audit, vault }, { publicUrl: p.config.publicUrl });
   const orderRetention = createOrderRetention(p, { idempotencyDays: p.config.idempotencyRetentionDays });
   const webhookRetention = createWebhookRetention(p, { retentionDays: p.config.webhookRetentionDays });
-  const withdrawals = createWithdrawalService(p, { ledger, agents, audit }, { minFen: p.config.withdrawalMinFen, feeBps: p.config.withdrawalFeeBps, feeMinFen: p.config.withdrawalFeeMinFen });
+  const withdrawals = createWithdrawalService(p, { ledger, agents, audit }, { minFen: p.config.withdrawalMinFen, feeBps: p.config.withdrawalFeeBps, feeMinFen: p.config.withdrawalFeeMinFen }, { dualApprovalFen: p.config.withdrawalDualApprovalFen, dailyLimitFen: p.config.withdrawalDailyLimitFen, dailyCount: p.config.withdrawalDailyCount });
   const tracing = createTracingService(p, { vault, orders, agents, alerts, audit });
-  const resalePrices = createResalePriceService(p);
-  const agentAnomalies = createAgentAnomalyService(p, { alerts });
-  const agentBackOffice = createAgentBackOffice(p, { agents, ledger, catalog, vault, audit, customers });
-  return { commissions, audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention, withdrawals, tracing, resalePrices, agentAnomalies, agentBackOffice };
+  const agentAnomalies = createAgentAnomalyService(p, { alerts, orderReports, deviceSharing: createDeviceSharing(p) });
+  const agentJoin = createAgentJoinService(p, { agents, customers, alerts, audit }, { autoApprove: p.config.agentJoinAutoApprove });
+  const agentBackOffice = createAgentBackOffice(p, { agents, ledger, catalog, vault, audit, customers, inventory, orderReports, commissions, withdrawals });
+  const agentScopes = createAgentScopeService(p, { audit, agents, catalog });
+  // The learned score (RISK_MODEL_PATH), filled into features.score before the rules run; none without the file.
+  const risk = createRiskService(p, { audit, score: modelScore(p.config.riskModelPath, p.logger) }, { captchaHmacKey: p.config.captchaHmacKey ?? hmacSha256Hex(p.hmacKey, 'risk-captcha'), captchaTtlSeconds: p.config.riskCaptchaTtlSeconds, captchaMaxNumber: p.config.riskCaptchaMaxNumber });
+  const riskBacktest = createBacktestService(p, { flush: () => risk.flush() }, { batchSize: p.config.riskBacktestBatchSize });
+  // The review queue calls back into the modules that hold the subjects; risk never imports them.
+  const riskReviews = createRiskReviews(p, { audit, flushDecisions: risk.flush });
+  riskReviews.register('order', { release: async (tx, id) => void (await orders.releaseHeld(tx, id)), reject: async (tx, id, reason) => void (await orders.rejectHeld(tx, id, reason)) });
+  riskReviews.register('withdrawal', { release: (tx, id) => withdrawals.releaseRiskHold(tx, id), reject: (tx, id, reason, actor) => withdrawals.rejectHeld(tx, id, reason, actor) });
+  return { riskReviews, staffRisk, riskBacktest, risk, commissions, audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention, withdrawals, tracing, resalePrices, agentAnomalies, agentBackOffice, agentJoin, agentScopes, orderReports };
 }
 
 /** The payment providers this installation has: the sandbox outside production, WeChat Pay and Telegram Stars when configured. */

@@ -15,3 +15,4 @@ export * from '../modules/payments/schema.js';
 export * from '../modules/webhooks/schema.js';
 export * from '../modules/withdrawals/schema.js';
 export * from '../modules/tracing/schema.js';
+export * from '../modules/risk/schema.js';

@@ -91,6 +91,28 @@ describe('agent anomaly flags', () => {
     expect(rulesOf(await t.services.agentAnomalies.check(), spiky.id)).toEqual([]);
   });
 
+  it('flag an agent whose buyers share a device (seen by the risk gate), not one whose buyers each have their own', async () => {
+    const sku = await createCodeSku(t, { retailPriceFen: 1_000, costFen: 800 });
+    await stockCodes(t, sku, 6);
+    const farmed = await agent('Farmed shop');
+    const genuine = await agent('Genuine shop');
+    for (const [seller, devices] of [[farmed, ['farm-phone', 'farm-phone', 'farm-phone']], [genuine, ['dev-a', 'dev-b', 'dev-c']]] as const) {
+      for (let i = 0; i < 3; i++) {
+        const c = await t.services.customers.resolve({ identity: { provider: 'telegram', externalId: `${seller.id}-buyer-${i}` } });
+        await t.services.orders.creditBalance({ type: 'customer', id: c.customerId }, 10_000, `topup-${c.customerId}`, staff);
+        // The gate sees each buyer's device when it assesses the order (as the HTTP channels do), then the order is placed.
+        await t.services.risk.assess({ action: 'order', account: { type: 'customer', id: c.customerId }, ip: `198.51.100.${i + 1}`, deviceId: devices[i]!, amountFen: 1_000 });
+        await t.platform.db.transaction((tx) => t.services.orders.createOrder({ buyer: { type: 'customer', id: c.customerId }, agentId: seller.id, skuId: sku, quantity: 1, channel: 'admin', payment: 'balance' }, tx));
+      }
+    }
+    await t.services.risk.flush();
+    const flags = await t.services.agentAnomalies.check();
+    expect(rulesOf(flags, farmed.id)).toEqual(['shared_devices']);
+    expect(rulesOf(flags, genuine.id)).toEqual([]);
+    expect(flags.find((f) => f.agentId === farmed.id)!.details).toMatchObject({ device_id: 'farm-phone', buyers_on_device: 3 });
+    expect((await t.services.alerts.openAlert('risk', farmed.id))!.message).toContain('shared_devices');
+  });
+
   it('runs hourly as a job', () => {
     const job = jobDefinitions(t.services, t.config).find((j) => j.name === 'agents.check-anomalies');
     expect(job).toMatchObject({ cron: '29 * * * *' });

@@ -18,6 +18,8 @@ const clock = new ManualClock('2026-05-12T03:00:00Z');
 let t: TestApp;
 let owner: string;
 let finance: string;
+// Whoever approves a withdrawal may not also record its payment: a second finance member pays.
+let cashier: string;
 let root: AgentView;
 let mid: AgentView;
 let leaf: AgentView;
@@ -41,6 +43,7 @@ beforeAll(async () => {
   t = await bootTestApp({ clock, env: { SESSION_TTL_MINUTES: '43200', WITHDRAWAL_MIN_FEN: '1000' } });
   owner = (await t.loginAs('owner')).token;
   finance = (await t.loginAs('finance')).token;
+  cashier = (await t.loginAs('finance')).token;
   root = await t.services.agents.create({ name: 'Distributor', role: 'distributor' });
   mid = await t.services.agents.create({ name: 'Sub-agent', role: 'sub_agent', parentId: root.id });
   leaf = await t.services.agents.create({ name: 'Group leader', role: 'group_leader', parentId: mid.id });
@@ -88,6 +91,7 @@ describe('agent back office', () => {
       commission_available_fen: await balance(accounts.commissionAvailable(leaf.id)),
       withdrawn_fen: 0,
       withdrawal_fees_fen: 0,
+      clawback_due_fen: 0,
     });
     expect(s.balances.prepaid_fen).toBe(100_000 - 4 * 9_000);
     expect(s.balances.commission_pending_fen).toBeGreaterThan(0);
@@ -222,7 +226,7 @@ describe('agent back office', () => {
     const id = w.json().id as string;
     expect((await signed(leafKey, 'GET', '/open/v1/agent/summary')).json().balances.withdrawn_fen).toBe(0);
     expect((await t.inject({ method: 'POST', url: `/admin/withdrawals/${id}/approve`, headers: bearer(finance) })).statusCode).toBe(200);
-    expect((await t.inject({ method: 'POST', url: `/admin/withdrawals/${id}/pay`, headers: bearer(finance), payload: { reference: 'WX-BO-0001' } })).statusCode).toBe(200);
+    expect((await t.inject({ method: 'POST', url: `/admin/withdrawals/${id}/pay`, headers: bearer(cashier), payload: { reference: 'WX-BO-0001' } })).statusCode).toBe(200);
     const b = (await signed(leafKey, 'GET', '/open/v1/agent/summary')).json().balances;
     expect(b.withdrawn_fen).toBe(1_000);
     expect(b.withdrawal_fees_fen).toBe(w.json().fee_fen);

@@ -17,10 +17,13 @@ const clock = new ManualClock('2026-05-12T03:00:00Z');
 let t: TestApp;
 let owner: string;
 let finance: string;
+// Whoever approves a withdrawal may not also record its payment: a second finance member pays.
+let cashier: string;
 beforeAll(async () => {
   t = await bootTestApp({ clock, env: { SESSION_TTL_MINUTES: '43200', WITHDRAWAL_MIN_FEN: '1000' } });
   owner = (await t.loginAs('owner')).token;
   finance = (await t.loginAs('finance')).token;
+  cashier = (await t.loginAs('finance')).token;
 });
 afterAll(() => t.close());
 
@@ -78,7 +81,7 @@ describe('a three-level channel', () => {
     expect(w.statusCode).toBe(201);
     const wid = w.json().id as string;
     expect((await t.inject({ method: 'POST', url: `/admin/withdrawals/${wid}/approve`, headers: bearer(finance) })).statusCode).toBe(200);
-    const paid = await t.inject({ method: 'POST', url: `/admin/withdrawals/${wid}/pay`, headers: bearer(finance), payload: { reference: 'WX-TRANSFER-0001' } });
+    const paid = await t.inject({ method: 'POST', url: `/admin/withdrawals/${wid}/pay`, headers: bearer(cashier), payload: { reference: 'WX-TRANSFER-0001' } });
     expect(paid.statusCode).toBe(200);
     expect(paid.json().status).toBe('paid');
     expect(await balance(accounts.commissionAvailable(leaf.id))).toBe(1_000);

@@ -116,7 +116,7 @@ export async function openTestApp(env: Record<string, string>, opts: { clock?: C
     async loginAs(role, email) {
       const address = email ?? `${role}-${++n}-${randomBytes(3).toString('hex')}@test.local`;
       const user = await services.auth.createStaff({ email: address, name: role, role, password: TEST_PASSWORD }, null);
-      const res = await app.inject({ method: 'POST', url: '/admin/auth/login', payload: { email: address, password: TEST_PASSWORD }, remoteAddress: `198.51.100.${n % 250}` });
+      const res = await app.inject({ method: 'POST', url: '/admin/auth/login', payload: { email: address, password: TEST_PASSWORD }, remoteAddress: `198.51.100.${n % 250}`, headers: { 'x-device-id': `test-device-${address}` } });
       if (res.statusCode !== 200) throw new Error(`login as ${role} failed: ${res.body}`);
       const cookie = res.cookies.find((c) => c.name === 'kq_session')!;
       return { token: res.json().token as string, userId: user.id, cookie: `${cookie.name}=${cookie.value}` };

@@ -102,7 +102,7 @@ describe('stock, orders and ledger agree', () => {
     const v = await verifyStockOrdersLedger(t.platform.db);
     expect(failing(v)).toEqual([]);
     expect(v.checks.map((c) => c.name)).toEqual(reconciliationCheckNames);
-    expect(reconciliationCheckNames).toHaveLength(10);
+    expect(reconciliationCheckNames).toHaveLength(11);
     const all = await verifyBooks(t.platform);
     expect(all.ok).toBe(true);
     expect(all.checks.map((c) => c.name)).toEqual(['ledger_transactions_balance', 'ledger_cached_balances_match_entries', 'ledger_guarded_accounts_not_negative', ...reconciliationCheckNames]);
@@ -267,7 +267,7 @@ describe('npm run ledger:verify', () => {
     expect(clean.stdout).toContain('books consistent');
     const cleanJson = JSON.parse(clean.stdout.trim().split('\n').at(-1)!) as { ok: boolean; checks: { name: string; ok: boolean }[] };
     expect(cleanJson.ok).toBe(true);
-    expect(cleanJson.checks).toHaveLength(13);
+    expect(cleanJson.checks).toHaveLength(14);
 
     const p = await openPlatform(d.config);
     const [code] = await queryRows<{ id: string }>(p.db, `select id from codes where order_id = $1 order by id limit 1`, [order.id]);

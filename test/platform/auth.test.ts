@@ -6,7 +6,9 @@ import { ManualClock, MINUTE } from '../../src/lib/clock.js';
 const clock = new ManualClock(new Date());
 let t: TestApp;
 beforeAll(async () => {
-  t = await bootTestApp({ clock, env: { LOGIN_MAX_FAILS_PER_ACCOUNT: '5', LOGIN_MAX_FAILS_PER_IP: '12', SESSION_TTL_MINUTES: '60' } });
+  // The risk gate runs without rules here: this file proves the login limiter (429s, counters cleared on success);
+  // the gate's lockout, velocity and platform-wide rules on logins are proved in test/risk (gate, engine, attack replay).
+  t = await bootTestApp({ clock, env: { LOGIN_MAX_FAILS_PER_ACCOUNT: '5', LOGIN_MAX_FAILS_PER_IP: '12', SESSION_TTL_MINUTES: '60', RISK_SEED_RULES: 'false' } });
 });
 afterAll(() => t.close());
 

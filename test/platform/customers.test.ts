@@ -12,7 +12,7 @@ describe('chat identities link to one customer account', () => {
     const a = await t.services.customers.resolve({ identity: { provider: 'telegram', externalId: '1001' }, displayName: 'Li' });
     const b = await t.services.customers.resolve({ identity: { provider: 'telegram', externalId: '1001' } });
     expect(a.created).toBe(true);
-    expect(b).toEqual({ customerId: a.customerId, created: false });
+    expect(b).toEqual({ customerId: a.customerId, created: false, createdAt: a.createdAt });
   });
 
   it('twenty simultaneous first messages make exactly one customer', async () => {

@@ -63,7 +63,7 @@ describe('bad requests get a clear 4xx in the one error shape', () => {
   });
 
   it('JSON with a charset parameter is JSON', async () => {
-    const res = await t.inject({ method: 'POST', url: '/admin/auth/login', headers: { 'content-type': 'application/json; charset=utf-8' }, payload: JSON.stringify({ email: 'nobody@x.cn', password: 'whatever-password' }) });
+    const res = await t.inject({ method: 'POST', url: '/admin/auth/login', headers: { 'content-type': 'application/json; charset=utf-8', 'x-device-id': 'errors-test-device' }, payload: JSON.stringify({ email: 'nobody@x.cn', password: 'whatever-password' }) });
     expect(res.statusCode).toBe(401);
   });
 

@@ -19,7 +19,7 @@ afterAll(() => t.close());
 describe('logs never carry secrets or full phone numbers', () => {
   it('a journey with logins, failures, keys and phones leaves no secret in any line', async () => {
     const owner = await t.loginAs('owner', 'boss@log.test');
-    await t.inject({ method: 'POST', url: '/admin/auth/login', payload: { email: 'boss@log.test', password: 'wrong-guess-password' } });
+    await t.inject({ method: 'POST', url: '/admin/auth/login', headers: { 'x-device-id': 'log-test-device' }, payload: { email: 'boss@log.test', password: 'wrong-guess-password' } });
     const key = (await t.inject({ method: 'POST', url: '/admin/api-keys', headers: bearer(owner.token), payload: { owner_type: 'partner', owner_id: 'p', name: 'k' } })).json();
     const c = await t.services.customers.resolve({ identity: { provider: 'telegram', externalId: '9' } });
     await t.services.customers.setPhone(c.customerId, '13912345678');

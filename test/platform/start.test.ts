@@ -60,7 +60,7 @@ describe('npm start', () => {
     const base = `http://127.0.0.1:${port}`;
 
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
-    const login = await fetch(`${base}/admin/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'owner@kaquan.local', password }) });
+    const login = await fetch(`${base}/admin/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-device-id': 'start-test-device' }, body: JSON.stringify({ email: 'owner@kaquan.local', password }) });
     expect(login.status).toBe(200);
     const { token } = (await login.json()) as { token: string };
     const auth = { authorization: `Bearer ${token}` };
@@ -79,9 +79,9 @@ describe('npm start', () => {
     const banner2 = await second.ready;
     expect(banner2).toContain('demo logins (from');
     expect(banner2).toContain(password);
-    const again = (await (await fetch(`${base}/admin/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'owner@kaquan.local', password }) })).json()) as { token: string };
+    const again = (await (await fetch(`${base}/admin/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-device-id': 'start-test-device' }, body: JSON.stringify({ email: 'owner@kaquan.local', password }) })).json()) as { token: string };
     const products2 = (await (await fetch(`${base}/admin/products`, { headers: { authorization: `Bearer ${again.token}` } })).json()) as { data: unknown[] };
     expect(products2.data).toHaveLength(4);
     expect(await stopChild(second.child)).toBe(0);
-  });
+  }, 180_000); // two cold starts of the real server; slow when the machine is shared
 });

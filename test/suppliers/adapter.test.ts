@@ -25,7 +25,8 @@ beforeAll(async () => {
       { sku: 'T', name: 'Top-up', costFen: 500, stock: 100, kind: 'topup' },
     ],
   });
-  adapter = createHttpJsonAdapter({ baseUrl: sim.url, apiKey: API_KEY, callbackSecret: SECRET, timeoutMs: 300, clock });
+  // A generous timeout for calls that should answer (a loaded CI machine is slow); the timeout test uses its own short one.
+  adapter = createHttpJsonAdapter({ baseUrl: sim.url, apiKey: API_KEY, callbackSecret: SECRET, timeoutMs: 5_000, clock });
 });
 afterAll(() => sim.close());
 
@@ -81,7 +82,7 @@ describe('http_json adapter against the simulator', () => {
     expect(await adapter.queryOrder('never-placed:1')).toEqual({ status: 'not_found' });
     const err = await expectError(adapter.placeOrder({ externalRef: 'x:1', externalSku: 'NOPE', quantity: 1 }), SupplierCallError);
     expect(err.message).toContain('400');
-    const wrongKey = createHttpJsonAdapter({ baseUrl: sim.url, apiKey: 'wrong-key-123456', callbackSecret: SECRET, timeoutMs: 300, clock });
+    const wrongKey = createHttpJsonAdapter({ baseUrl: sim.url, apiKey: 'wrong-key-123456', callbackSecret: SECRET, timeoutMs: 5_000, clock });
     await expectError(wrongKey.balance(), SupplierCallError);
   });
 
@@ -95,8 +96,9 @@ describe('http_json adapter against the simulator', () => {
 
   it('a timeout is uncertain, and the order may well exist', async () => {
     sim.control.configure({ timeoutRate: { orders: 1 }, timeoutTakesOrder: true });
+    const hasty = createHttpJsonAdapter({ baseUrl: sim.url, apiKey: API_KEY, callbackSecret: SECRET, timeoutMs: 300, clock });
     const started = Date.now();
-    const err = await expectError(adapter.placeOrder({ externalRef: 'slow:1', externalSku: 'A', quantity: 1 }), SupplierUncertainError);
+    const err = await expectError(hasty.placeOrder({ externalRef: 'slow:1', externalSku: 'A', quantity: 1 }), SupplierUncertainError);
     expect(err.message).toContain('300 ms');
     expect(Date.now() - started).toBeLessThan(1500);
     sim.control.configure({ timeoutRate: 0 });

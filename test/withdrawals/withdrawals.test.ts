@@ -12,12 +12,15 @@ import { statementPeriod } from '../../src/modules/withdrawals/statement.js';
 const clock = new ManualClock(new Date());
 let t: TestApp;
 let finance: string;
+// Whoever approves a withdrawal may not also record its payment: a second finance member pays.
+let cashier: string;
 let owner: string;
 let support: string;
 beforeAll(async () => {
   // A 1% fee, at least 2 yuan, on withdrawals of at least 100 yuan.
   t = await bootTestApp({ clock, env: { SESSION_TTL_MINUTES: '43200', WITHDRAWAL_MIN_FEN: '10000', WITHDRAWAL_FEE_BPS: '100', WITHDRAWAL_FEE_MIN_FEN: '200' } });
   finance = (await t.loginAs('finance')).token;
+  cashier = (await t.loginAs('finance')).token;
   owner = (await t.loginAs('owner')).token;
   support = (await t.loginAs('support')).token;
 });
@@ -153,10 +156,13 @@ describe('finance approves, pays and rejects', () => {
     const shown = await admin(finance, 'GET', `/admin/withdrawals/${w.id}/payout-account`);
     expect(shown.json().payout_account).toBe('oUpF8uMuAJO_M2pxb1Q9zNjWeS6o');
 
-    const paid = await admin(finance, 'POST', `/admin/withdrawals/${w.id}/pay`, { reference: 'WX-TRANSFER-0001' });
+    const byApprover = await admin(finance, 'POST', `/admin/withdrawals/${w.id}/pay`, { reference: 'WX-TRANSFER-0001' });
+    expect(byApprover.statusCode).toBe(403);
+    expect(byApprover.json().error.details).toMatchObject({ code: 'APPROVER_CANNOT_PAY' });
+    const paid = await admin(cashier, 'POST', `/admin/withdrawals/${w.id}/pay`, { reference: 'WX-TRANSFER-0001' });
     expect(paid.statusCode).toBe(200);
     expect(paid.json()).toMatchObject({ status: 'paid', payout_reference: 'WX-TRANSFER-0001', net_fen: 49_500 });
-    expect((await admin(finance, 'POST', `/admin/withdrawals/${w.id}/pay`, { reference: 'WX-TRANSFER-0001' })).statusCode).toBe(409);
+    expect((await admin(cashier, 'POST', `/admin/withdrawals/${w.id}/pay`, { reference: 'WX-TRANSFER-0001' })).statusCode).toBe(409);
     expect((await admin(finance, 'POST', `/admin/withdrawals/${w.id}/reject`, { reason: 'too late' })).statusCode).toBe(409);
 
     expect(await pending()).toBe(pendingBefore);
@@ -203,7 +209,7 @@ describe('statements', () => {
     const w2 = (await call('POST', '/open/v1/withdrawals', { amount_fen: 12_000, ...bank }, 'wdr-key-stmt2')).json();
     await admin(finance, 'POST', `/admin/withdrawals/${w2.id}/reject`, { reason: 'wrong account' });
     await admin(finance, 'POST', `/admin/withdrawals/${w1.id}/approve`);
-    await admin(finance, 'POST', `/admin/withdrawals/${w1.id}/pay`, { reference: 'BANK-REF-77' });
+    await admin(cashier, 'POST', `/admin/withdrawals/${w1.id}/pay`, { reference: 'BANK-REF-77' });
     const ledgerAvailable = await available(agent.id);
     expect(ledgerAvailable).toBe(70_000 + 5_000 - 40_000);
 

@@ -1,6 +1,8 @@
 import type { Platform } from '../../platform.js';
 import { queryRows } from '../../db/raw.js';
 import type { AlertService } from '../alerts/service.js';
+import type { OrderReports } from '../orders/reports.js';
+import type { DeviceSharing } from '../risk/device-sharing.js';
 
 /**
  * Risk flags on agents, computed over all agents at once (set-based SQL) and
@@ -10,12 +12,12 @@ import type { AlertService } from '../alerts/service.js';
  *  - sales_spike: the last 24 h above 5x the daily average of the 30 days
  *    before, and at least SPIKE_MIN_FEN (an agent without history is flagged
  *    from that amount on: a new agent moving a lot at once is the pattern);
- *  - self_referral: the agent's customer account is also its upline's.
+ *  - self_referral: the agent's customer account is also its upline's;
+ *  - shared_devices: over 30 days, SHARED_DEVICE_MIN_BUYERS or more of the
+ *    agent's distinct buyers were seen by the risk gate on one device (a
+ *    farm of fake customers inflating an agent's sales or commissions).
  * An agent's orders are the ones it sold (orders.agent_id) and the ones it
  * bought on its balance (buyer agent), counted once when both.
- *
- * Not done: "many buyers sharing devices" needs device fingerprints on orders
- * or sessions, which the platform does not record yet.
  */
 export const REFUND_RATE_WINDOW_DAYS = 30;
 export const REFUND_MIN_ORDERS = 10;
@@ -26,7 +28,9 @@ export const SPIKE_HISTORY_DAYS = 30;
 export const SPIKE_FACTOR = 5;
 export const SPIKE_MIN_FEN = 100_000;
 
-export type AnomalyRule = 'refund_rate' | 'sales_spike' | 'self_referral';
+export const SHARED_DEVICE_MIN_BUYERS = 3;
+
+export type AnomalyRule = 'refund_rate' | 'sales_spike' | 'self_referral' | 'shared_devices';
 
 export interface AgentAnomaly {
   agentId: string;
@@ -35,49 +39,36 @@ export interface AgentAnomaly {
   details: Record<string, number | string>;
 }
 
-interface SalesRow {
-  agent_id: string;
-  orders_30d: number;
-  amount_30d: string;
-  refunded_30d: string;
-  amount_24h: string;
-  amount_before: string;
-}
+type AnomalyDeps = { alerts: Pick<AlertService, 'raise'>; orderReports: Pick<OrderReports, 'agentSalesWindows' | 'buyersOfAgentsSince'>; deviceSharing: Pick<DeviceSharing, 'sharedDevices'> };
 
 /** Checks every active agent against the rules; raises (or refreshes) one alert per flagged agent naming each broken rule. */
-export async function checkAgentAnomalies(p: Platform, deps: { alerts: Pick<AlertService, 'raise'> }): Promise<AgentAnomaly[]> {
+export async function checkAgentAnomalies(p: Platform, deps: AnomalyDeps): Promise<AgentAnomaly[]> {
   const now = p.clock.now();
   const day = 86_400_000;
   const refundFrom = new Date(now.getTime() - REFUND_RATE_WINDOW_DAYS * day).toISOString();
   const lastDayFrom = new Date(now.getTime() - day).toISOString();
   const historyFrom = new Date(now.getTime() - (SPIKE_HISTORY_DAYS + 1) * day).toISOString();
-  const from = refundFrom < historyFrom ? refundFrom : historyFrom;
 
+  const windows = await deps.orderReports.agentSalesWindows({
+    from: new Date(Math.min(Date.parse(refundFrom), Date.parse(historyFrom))),
+    refundFrom: new Date(refundFrom),
+    lastDayFrom: new Date(lastDayFrom),
+    now,
+    historyFrom: new Date(historyFrom),
+    refundMinOrders: REFUND_MIN_ORDERS,
+    refundRateNum: REFUND_RATE_NUM,
+    refundRateDen: REFUND_RATE_DEN,
+    spikeMinFen: SPIKE_MIN_FEN,
+    spikeHistoryDays: SPIKE_HISTORY_DAYS,
+    spikeFactor: SPIKE_FACTOR,
+  });
   // Frozen agents are already stopped and reviewed: flagging them again is noise.
-  const sales = await queryRows<SalesRow>(
-    p.db,
-    `with sales as (
-       select o.agent_id as agent, o.amount_fen, o.refunded_fen, o.paid_at from orders o
-        where o.agent_id is not null and o.paid_at is not null and o.paid_at > $1::timestamptz and o.paid_at <= $4::timestamptz
-       union all
-       select o.buyer_id, o.amount_fen, o.refunded_fen, o.paid_at from orders o
-        where o.buyer_type = 'agent' and o.agent_id is distinct from o.buyer_id and o.paid_at is not null and o.paid_at > $1::timestamptz and o.paid_at <= $4::timestamptz
-     ), per_agent as (
-       select s.agent as agent_id,
-              count(*) filter (where s.paid_at > $2::timestamptz)::int as orders_30d,
-              coalesce(sum(s.amount_fen) filter (where s.paid_at > $2::timestamptz), 0)::bigint as amount_30d,
-              coalesce(sum(s.refunded_fen) filter (where s.paid_at > $2::timestamptz), 0)::bigint as refunded_30d,
-              coalesce(sum(s.amount_fen) filter (where s.paid_at > $3::timestamptz), 0)::bigint as amount_24h,
-              coalesce(sum(s.amount_fen) filter (where s.paid_at <= $3::timestamptz and s.paid_at > $5::timestamptz), 0)::bigint as amount_before
-         from sales s group by s.agent
-     )
-     select x.* from per_agent x join agents a on a.id = x.agent_id
-      where a.status = 'active'
-        and ((x.orders_30d >= $6 and x.refunded_30d * $8 > x.amount_30d * $7)
-          or (x.amount_24h >= $9 and x.amount_24h * $10 > x.amount_before * $11))
-      order by x.agent_id`,
-    [from, refundFrom, lastDayFrom, now.toISOString(), historyFrom, REFUND_MIN_ORDERS, REFUND_RATE_NUM, REFUND_RATE_DEN, SPIKE_MIN_FEN, SPIKE_HISTORY_DAYS, SPIKE_FACTOR],
+  const buyers = await deps.orderReports.buyersOfAgentsSince(new Date(refundFrom));
+  const candidates = [...new Set([...windows.map((w) => w.agent_id), ...buyers.map((b) => b.agent_id)])];
+  const active = new Set(
+    candidates.length === 0 ? [] : (await queryRows<{ id: string }>(p.db, `select id from agents where id = any($1::text[]) and status = 'active'`, [candidates])).map((r) => r.id),
   );
+  const sales = windows.filter((w) => active.has(w.agent_id));
   const selfReferrals = await queryRows<{ agent_id: string; parent_id: string; customer_id: string }>(
     p.db,
     `select a.id as agent_id, u.id as parent_id, a.customer_id from agents a join agents u on u.id = a.parent_id
@@ -119,6 +110,22 @@ export async function checkAgentAnomalies(p: Platform, deps: { alerts: Pick<Aler
     });
   }
 
+  const shared = await deps.deviceSharing.sharedDevices(buyers.filter((b) => active.has(b.agent_id)).map((b) => ({ groupId: b.agent_id, account: b.account })), SHARED_DEVICE_MIN_BUYERS);
+  const worstDevice = new Map<string, { device_id: string; accounts: number; devices: number }>();
+  for (const r of shared) {
+    const seen = worstDevice.get(r.group_id);
+    if (seen) seen.devices += 1;
+    else worstDevice.set(r.group_id, { device_id: r.device_id, accounts: r.accounts, devices: 1 });
+  }
+  for (const [agentId, d] of worstDevice) {
+    flags.push({
+      agentId,
+      rule: 'shared_devices',
+      message: `shared_devices: ${d.accounts} of its buyers in ${REFUND_RATE_WINDOW_DAYS} days used one device (${d.devices} such device${d.devices > 1 ? 's' : ''})`,
+      details: { device_id: d.device_id, buyers_on_device: d.accounts, devices: d.devices },
+    });
+  }
+
   // Alerts are one per kind and subject: an agent breaking several rules gets one alert naming them all.
   const byAgent = new Map<string, AgentAnomaly[]>();
   for (const f of flags) byAgent.set(f.agentId, [...(byAgent.get(f.agentId) ?? []), f]);
@@ -135,7 +142,7 @@ export async function checkAgentAnomalies(p: Platform, deps: { alerts: Pick<Aler
   return flags;
 }
 
-export function createAgentAnomalyService(p: Platform, deps: { alerts: Pick<AlertService, 'raise'> }) {
+export function createAgentAnomalyService(p: Platform, deps: AnomalyDeps) {
   return { check: () => checkAgentAnomalies(p, deps) };
 }
 

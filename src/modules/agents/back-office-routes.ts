@@ -7,19 +7,10 @@ import { Strict, errorResponses } from '../../http/schemas.js';
 import { staffOf } from '../../http/auth.js';
 import { agentRoles } from './service.js';
 import type { AgentBackOffice } from './back-office.js';
+import { Agent } from './routes.js';
 
 const AgentId = Type.String({ pattern: '^agt_[0-9A-HJKMNP-TV-Z]{26}$' });
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
-const Agent = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  role: Type.String(),
-  parent_id: Nullable(Type.String()),
-  depth: Type.Integer(),
-  referral_code: Type.String(),
-  status: Type.String(),
-  created_at: Type.String(),
-});
 const Figures = Type.Object({ orders: Type.Integer(), units: Type.Integer(), amount_fen: Type.Integer({ description: 'net of refunds' }) });
 const Summary = Type.Object({
   agent: Agent,
@@ -31,6 +22,7 @@ const Summary = Type.Object({
     commission_available_fen: Type.Integer(),
     withdrawn_fen: Type.Integer({ description: 'paid withdrawals, gross (fee included)' }),
     withdrawal_fees_fen: Type.Integer(),
+    clawback_due_fen: Type.Integer({ description: 'reversed commission already withdrawn: recovered from the next available commission' }),
   }),
   sales: Type.Object({ today: Figures, month: Figures }, { description: 'China time (UTC+8); orders the agent sold or bought on its balance' }),
   team_size: Type.Integer({ description: 'whole downline' }),
@@ -73,6 +65,8 @@ const Product = Type.Object({
   min_per_order: Type.Integer(),
   max_per_order: Type.Integer(),
   available: Type.Integer({ description: 'codes in stock now' }),
+  quota_available: Type.Integer({ description: 'left in your quota (your allocation, else your nearest upline\'s), used first' }),
+  free_available: Type.Integer({ description: 'the general stock (free pool), used after the quota' }),
 });
 const Referral = Type.Object({ referral_code: Type.String(), link: Type.String(), qr_png: Type.String({ description: 'data:image/png;base64,… of the link' }) });
 const ListQuery = (prefix: string) => Strict({ limit: PageQuery.properties.limit, cursor: Type.Optional(Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$`, description: 'next_cursor of the previous page' })) });
@@ -121,6 +115,17 @@ export async function agentBackOfficeRoutes(fastify: FastifyInstance, opts: { ba
     '/open/v1/agent/referral',
     { config: { signed: true }, schema: { tags, summary: 'The referral code, its join link and a QR code of the link (PNG data URL)', response: { 200: Referral, ...errorResponses } } },
     async (request) => backOffice.referral(agentOf(request)),
+  );
+  app.get(
+    '/open/v1/agent/poster.svg',
+    {
+      config: { signed: true },
+      schema: { tags, summary: 'A promotion poster (SVG, 750x1334): the agent\'s name, referral code, join link and a QR code of the link', produces: ['image/svg+xml'], response: { 200: Type.String({ description: 'image/svg+xml' }), ...errorResponses } },
+    },
+    async (request, reply) => {
+      const svg = await backOffice.poster(agentOf(request));
+      return reply.type('image/svg+xml; charset=utf-8').header('cache-control', 'private, max-age=300').send(svg);
+    },
   );
 
   app.post(

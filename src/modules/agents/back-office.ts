@@ -9,6 +9,12 @@ import type { CatalogService } from '../catalog/service.js';
 import type { AuditService } from '../audit/service.js';
 import type { CustomerService } from '../customers/service.js';
 import type { AgentRole, AgentService, AgentView } from './service.js';
+import type { InventoryService } from '../inventory/service.js';
+import type { OrderReports } from '../orders/reports.js';
+import type { CommissionService } from '../commissions/service.js';
+import type { WithdrawalService } from '../withdrawals/service.js';
+import { joinLink, renderPoster } from './poster.js';
+import { scopesByAgent } from './product-scope.js';
 
 /**
  * The agent back office: what one agent sees of itself (balances, sales,
@@ -24,10 +30,7 @@ const TZ_OFFSET_MS = 8 * 3_600_000;
 const DAY_MS = 86_400_000;
 export const MAX_SALES_RANGE_DAYS = 366;
 
-// An agent sells when it is the order's agent or when it buys on its own prepaid balance (and resells).
-const SELLER = `(o.agent_id = $1 or (o.buyer_type = 'agent' and o.buyer_id = $1))`;
-// Period labels in China time, computed by the database so grouping and labels agree.
-const chinaLabel = (column: string, period: 'day' | 'month') => `to_char((${column} at time zone 'UTC') + interval '8 hours', '${period === 'day' ? 'YYYY-MM-DD' : 'YYYY-MM'}')`;
+// Which orders are an agent's, and the China-time period labels, are the orders module's reports (orders/reports.ts).
 
 export interface SalesFigures {
   orders: number;
@@ -68,6 +71,10 @@ export interface AgentProduct {
   min_per_order: number;
   max_per_order: number;
   available: number;
+  /** What is left of the agent's quota (its own allocation, else its nearest upline's), claimed first. */
+  quota_available: number;
+  /** The free pool, claimed after the quota. */
+  free_available: number;
 }
 
 /** The instant a China-time day "YYYY-MM-DD" starts; null when it is not a real date. */
@@ -101,7 +108,7 @@ function periodLabels(from: Date, to: Date, period: 'day' | 'month'): string[] {
 
 const num = (v: unknown) => Number(v ?? 0);
 
-export function createAgentBackOffice(p: Platform, deps: { agents: AgentService; ledger: LedgerService; catalog: CatalogService; vault: { availableBySku(skuIds: string[]): Promise<Map<string, number>> }; audit: AuditService; customers: CustomerService }) {
+export function createAgentBackOffice(p: Platform, deps: { agents: AgentService; ledger: LedgerService; catalog: CatalogService; vault: { availableBySku(skuIds: string[]): Promise<Map<string, number>> }; audit: AuditService; customers: CustomerService; inventory: Pick<InventoryService, 'agentStock'>; orderReports: Pick<OrderReports, 'agentSalesFigures' | 'agentSalesByPeriod' | 'netSalesOfAgentsSince'>; commissions: Pick<CommissionService, 'earnedByPeriod' | 'outstandingClawback'>; withdrawals: Pick<WithdrawalService, 'paidTotals'> }) {
   async function summary(agentId: string) {
     const agent = await deps.agents.get(agentId);
     const upline = agent.parent_id ? await deps.agents.get(agent.parent_id) : null;
@@ -110,25 +117,12 @@ export function createAgentBackOffice(p: Platform, deps: { agents: AgentService;
       await deps.ledger.balance(accounts.commissionPending(agentId).id),
       await deps.ledger.balance(accounts.commissionAvailable(agentId).id),
     ];
-    const [withdrawn] = await queryRows<{ amount: string | null; fee: string | null }>(
-      p.db,
-      `select sum(amount_fen)::text as amount, sum(fee_fen)::text as fee from withdrawals where agent_id = $1 and status = 'paid'`,
-      [agentId],
-    );
+    const withdrawn = await deps.withdrawals.paidTotals(agentId);
+    const clawbackDue = await deps.commissions.outstandingClawback(agentId);
     const now = p.clock.now();
     const today = chinaDayStart(chinaDay(now))!;
     const month = chinaMonthStart(now);
-    const [sales] = await queryRows<Record<string, unknown>>(
-      p.db,
-      `select count(*) filter (where o.created_at >= $3)::int as today_orders,
-              coalesce(sum(o.delivered_quantity) filter (where o.created_at >= $3), 0)::text as today_units,
-              coalesce(sum(o.amount_fen - o.refunded_fen) filter (where o.created_at >= $3), 0)::text as today_amount,
-              count(*)::int as month_orders,
-              coalesce(sum(o.delivered_quantity), 0)::text as month_units,
-              coalesce(sum(o.amount_fen - o.refunded_fen), 0)::text as month_amount
-       from orders o where ${SELLER} and o.status = any($2::text[]) and o.created_at >= $4 and o.created_at <= $5`,
-      [agentId, SOLD_STATUSES, today.toISOString(), month.toISOString(), now.toISOString()],
-    );
+    const sales = await deps.orderReports.agentSalesFigures(agentId, { statuses: SOLD_STATUSES, todayStart: today, monthStart: month, now });
     const [team] = await queryRows<{ n: number }>(p.db, `select count(*)::int as n from agents where path like $1`, [`${await pathOf(agentId)}/%`]);
     return {
       agent,
@@ -139,8 +133,10 @@ export function createAgentBackOffice(p: Platform, deps: { agents: AgentService;
         commission_pending_fen: pending,
         commission_available_fen: available,
         // Paid withdrawals, gross (what left the commission account, fee included).
-        withdrawn_fen: num(withdrawn?.amount),
-        withdrawal_fees_fen: num(withdrawn?.fee),
+        withdrawn_fen: withdrawn.amountFen,
+        withdrawal_fees_fen: withdrawn.feeFen,
+        // Reversed commission the agent had already withdrawn: taken from its next available commission.
+        clawback_due_fen: clawbackDue,
       },
       sales: {
         today: { orders: num(sales?.today_orders), units: num(sales?.today_units), amount_fen: num(sales?.today_amount) } satisfies SalesFigures,
@@ -183,22 +179,9 @@ export function createAgentBackOffice(p: Platform, deps: { agents: AgentService;
     if (days > MAX_SALES_RANGE_DAYS) throw invalidField('to', `the range is ${days} days; at most ${MAX_SALES_RANGE_DAYS}`);
     const end = new Date(to.getTime() + DAY_MS);
 
-    const orderRows = await queryRows<{ period: string; orders: number; units: string; amount: string; refunded: string }>(
-      p.db,
-      `select ${chinaLabel('o.created_at', q.period)} as period, count(*)::int as orders, coalesce(sum(o.delivered_quantity), 0)::text as units,
-              coalesce(sum(o.amount_fen), 0)::text as amount, coalesce(sum(o.refunded_fen), 0)::text as refunded
-       from orders o where ${SELLER} and o.status = any($2::text[]) and o.created_at >= $3 and o.created_at < $4
-       group by 1`,
-      [agentId, SOLD_STATUSES, from.toISOString(), end.toISOString()],
-    );
-    const commissionRows = await queryRows<{ period: string; earned: string }>(
-      p.db,
-      `select ${chinaLabel('c.created_at', q.period)} as period, coalesce(sum(c.amount_fen - c.reversed_fen), 0)::text as earned
-       from commissions c where c.agent_id = $1 and c.created_at >= $2 and c.created_at < $3 group by 1`,
-      [agentId, from.toISOString(), end.toISOString()],
-    );
+    const orderRows = await deps.orderReports.agentSalesByPeriod(agentId, { statuses: SOLD_STATUSES, period: q.period, from, end });
+    const earned = await deps.commissions.earnedByPeriod(agentId, { period: q.period, from, end });
     const byPeriod = new Map(orderRows.map((r) => [r.period, r]));
-    const earned = new Map(commissionRows.map((r) => [r.period, num(r.earned)]));
     const rows = periodLabels(from, to, q.period).map((period): SalesRow => {
       const r = byPeriod.get(period);
       const amount = num(r?.amount);
@@ -216,34 +199,46 @@ export function createAgentBackOffice(p: Platform, deps: { agents: AgentService;
   async function team(agentId: string, q: { limit: number; cursor?: string }): Promise<PageResult<TeamMember>> {
     const [me] = await queryRows<{ path: string; depth: number }>(p.db, 'select path, depth from agents where id = $1', [agentId]);
     if (!me) throw new AppError('NOT_FOUND', `agent ${agentId} not found`);
-    const rows = await queryRows<{ id: string; name: string; role: string; parent_id: string | null; depth: number; status: string; joined_at: string; month_sales: string }>(
+    const rows = await queryRows<{ id: string; name: string; role: string; parent_id: string | null; depth: number; status: string; joined_at: string }>(
       p.db,
       `select a.id, a.name, a.role, a.parent_id, a.depth - $2 as depth, a.status,
-              to_char(a.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as joined_at,
-              (select coalesce(sum(o.amount_fen - o.refunded_fen), 0) from orders o
-                where (o.agent_id = a.id or (o.buyer_type = 'agent' and o.buyer_id = a.id)) and o.status = any($3::text[]) and o.created_at >= $4)::text as month_sales
-       from agents a where a.path like $1 and ($5::text is null or a.id < $5)
-       order by a.id desc limit $6`,
-      [`${me.path}/%`, me.depth, SOLD_STATUSES, chinaMonthStart(p.clock.now()).toISOString(), q.cursor ?? null, q.limit + 1],
-    );
-    return toPage(
-      rows.map((r) => ({ id: r.id, name: r.name, role: r.role, parent_id: r.parent_id, depth: num(r.depth), status: r.status, joined_at: r.joined_at, month_sales_fen: num(r.month_sales) })),
-      q.limit,
-    );
-  }
-
-  /** SKUs on sale, at the agent's price (its level's price, else retail), with the codes available now. */
-  async function products(agentId: string, q: { limit: number; cursor?: string }): Promise<PageResult<AgentProduct>> {
-    const agent = await deps.agents.get(agentId);
-    const rows = await queryRows<{ id: string; product_id: string; product_name: string; name: string; face_value_fen: number; retail_price_fen: number; agent_prices: Record<string, number> | string; min_per_order: number; max_per_order: number }>(
-      p.db,
-      `select s.id, s.product_id, pr.name as product_name, s.name, s.face_value_fen, s.retail_price_fen, s.agent_prices, s.min_per_order, s.max_per_order
-       from skus s join products pr on pr.id = s.product_id
-       where s.on_sale and ($1::text is null or s.id < $1) order by s.id desc limit $2`,
-      [q.cursor ?? null, q.limit + 1],
+              to_char(a.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as joined_at
+       from agents a where a.path like $1 and ($3::text is null or a.id < $3)
+       order by a.id desc limit $4`,
+      [`${me.path}/%`, me.depth, q.cursor ?? null, q.limit + 1],
     );
     const page = toPage(rows, q.limit);
-    const stock = await deps.vault.availableBySku(page.data.map((r) => r.id));
+    const monthSales = await deps.orderReports.netSalesOfAgentsSince(page.data.map((r) => r.id), { statuses: SOLD_STATUSES, since: chinaMonthStart(p.clock.now()) });
+    return {
+      ...page,
+      data: page.data.map((r) => ({ id: r.id, name: r.name, role: r.role, parent_id: r.parent_id, depth: num(r.depth), status: r.status, joined_at: r.joined_at, month_sales_fen: monthSales.get(r.id) ?? 0 })),
+    };
+  }
+
+  /**
+   * SKUs on sale that the agent may sell (every product scope on its chain covers them), at its price (its level's
+   * explicit price, else the markup rules, else retail), with stock: every code available, its quota left (its own
+   * allocation or its nearest upline's, claimed first) and the free pool (what it can buy beyond the quota).
+   */
+  async function products(agentId: string, q: { limit: number; cursor?: string }): Promise<PageResult<AgentProduct>> {
+    const agent = await deps.agents.seller(agentId);
+    const values: unknown[] = [q.cursor ?? null, q.limit + 1];
+    const inScope = [...scopesByAgent(agent.scopes).values()].map((scope) => {
+      values.push(scope.filter((e) => e.type === 'sku').map((e) => e.ref), scope.filter((e) => e.type === 'category').map((e) => e.ref));
+      return ` and (s.id = any($${values.length - 1}::text[]) or pr.category = any($${values.length}::text[]))`;
+    });
+    const rows = await queryRows<{ id: string; product_id: string; product_name: string; category: string; name: string; face_value_fen: number; cost_fen: number; retail_price_fen: number; agent_prices: Record<string, number> | string; min_per_order: number; max_per_order: number }>(
+      p.db,
+      `select s.id, s.product_id, pr.name as product_name, pr.category, s.name, s.face_value_fen, s.cost_fen, s.retail_price_fen, s.agent_prices, s.min_per_order, s.max_per_order
+       from skus s join products pr on pr.id = s.product_id
+       where s.on_sale and ($1::text is null or s.id < $1)${inScope.join('')} order by s.id desc limit $2`,
+      values,
+    );
+    const page = toPage(rows, q.limit);
+    const ids = page.data.map((r) => r.id);
+    const stock = await deps.vault.availableBySku(ids);
+    const quotas = await deps.inventory.agentStock(ids, agent.path);
+    const levelRules = await deps.catalog.levelRules();
     return {
       ...page,
       data: page.data.map((r) => {
@@ -256,10 +251,12 @@ export function createAgentBackOffice(p: Platform, deps: { agents: AgentService;
           name: r.name,
           face_value_fen: num(r.face_value_fen),
           retail_price_fen: retail,
-          price_fen: deps.catalog.priceFor({ agentPrices, retailPriceFen: retail }, agent.depth),
+          price_fen: deps.catalog.priceFor({ agentPrices, retailPriceFen: retail, costFen: num(r.cost_fen), category: r.category, levelRules }, agent.depth),
           min_per_order: num(r.min_per_order),
           max_per_order: num(r.max_per_order),
           available: stock.get(r.id) ?? 0,
+          quota_available: quotas.get(r.id)?.quota ?? 0,
+          free_available: quotas.get(r.id)?.free ?? 0,
         };
       }),
     };
@@ -267,9 +264,15 @@ export function createAgentBackOffice(p: Platform, deps: { agents: AgentService;
 
   async function referral(agentId: string) {
     const agent = await deps.agents.get(agentId);
-    const link = `${p.config.publicUrl.replace(/\/+$/, '')}/join/${agent.referral_code}`;
+    const link = joinLink(p.config.publicUrl, agent.referral_code);
     const qrPng = await QRCode.toDataURL(link, { type: 'image/png', errorCorrectionLevel: 'M', margin: 2, width: 256 });
     return { referral_code: agent.referral_code, link, qr_png: qrPng };
+  }
+
+  /** The agent's promotion poster (SVG): its name, referral code, join link and a QR code of the link. */
+  async function poster(agentId: string): Promise<string> {
+    const agent = await deps.agents.get(agentId);
+    return renderPoster({ displayName: agent.name, referralCode: agent.referral_code, link: joinLink(p.config.publicUrl, agent.referral_code) });
   }
 
   /**
@@ -302,7 +305,7 @@ export function createAgentBackOffice(p: Platform, deps: { agents: AgentService;
     return created;
   }
 
-  return { summary, sales, team, products, referral, joinByReferral, createByStaff };
+  return { summary, sales, team, products, referral, poster, joinByReferral, createByStaff };
 }
 
 export type AgentBackOffice = ReturnType<typeof createAgentBackOffice>;

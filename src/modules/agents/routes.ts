@@ -6,7 +6,8 @@ import { IdParams, Strict, errorResponses } from '../../http/schemas.js';
 import { staffOf } from '../../http/auth.js';
 import type { AgentService } from './service.js';
 
-const Agent = Type.Object({
+/** An agent as every route shows it (staff and agent APIs alike). */
+export const Agent = Type.Object({
   id: Type.String(),
   name: Type.String(),
   role: Type.String(),

@@ -9,6 +9,8 @@ import { AppError, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import { toPage, type PageResult } from '../../lib/pagination.js';
 import { agents } from './schema.js';
+import { createReferralBindings } from './bindings.js';
+import { outOfScopeAgent, type ChainScopeRow } from './product-scope.js';
 
 export const agentRoles = ['distributor', 'sub_agent', 'group_leader'] as const;
 export type AgentRole = (typeof agentRoles)[number];
@@ -33,19 +35,30 @@ function newReferralCode(): string {
   return s;
 }
 
+/** An agent as selling sees it (see sellerStatement). */
+export interface SellerInfo {
+  id: string;
+  depth: number;
+  status: string;
+  /** ids from the root, '/'-separated, ending with the agent itself */
+  path: string;
+  scopes: ChainScopeRow[];
+}
+
 export function createAgentService(p: Platform, deps: { audit: AuditService }) {
-  async function create(input: { name: string; role: AgentRole; parentId?: string; customerId?: string }): Promise<AgentView> {
+  /** `db`: the caller's transaction, when the agent comes with something else (an approved join application). */
+  async function create(input: { name: string; role: AgentRole; parentId?: string; customerId?: string }, db: DbOrTx = p.db): Promise<AgentView> {
     let depth = 1;
     let pathPrefix = '';
     if (input.parentId) {
-      const [parent] = await p.db.select().from(agents).where(eq(agents.id, input.parentId));
+      const [parent] = await db.select().from(agents).where(eq(agents.id, input.parentId));
       if (!parent) throw notFound('upline agent', input.parentId);
       if (parent.status !== 'active') throw new AppError('UNPROCESSABLE', 'the upline agent is frozen');
       depth = parent.depth + 1;
       pathPrefix = `${parent.path}/`;
     }
     const id = newId('agt', p.clock.now());
-    const [row] = await p.db
+    const [row] = await db
       .insert(agents)
       .values({ id, name: input.name, role: input.role, parentId: input.parentId ?? null, depth, path: `${pathPrefix}${id}`, referralCode: newReferralCode(), customerId: input.customerId ?? null, createdAt: p.clock.now() })
       .returning();
@@ -74,9 +87,26 @@ export function createAgentService(p: Platform, deps: { audit: AuditService }) {
     return row ? toView(row) : null;
   }
 
-  /** What selling needs to know of an agent buyer, as a statement to run with the order's first read. */
+  /**
+   * What selling needs to know of an agent buyer or seller, as a statement to run with the order's first read:
+   * its level (depth), status, chain (path, root first, itself last) and the product scopes of that chain.
+   */
   function sellerStatement(id: string): Statement {
-    return { text: 'select id, depth, status from agents where id = $1', values: [id] };
+    return {
+      text: `select a.id, a.depth, a.status, a.path,
+                    (select coalesce(json_agg(json_build_object('agentId', s.agent_id, 'type', s.scope_type, 'ref', s.ref_id)), '[]'::json)
+                       from agent_product_scopes s where s.agent_id = any(string_to_array(a.path, '/'))) as scopes
+             from agents a where a.id = $1`,
+      values: [id],
+    };
+  }
+
+  /** The same read on its own (inside a transaction, pass it). */
+  async function seller(id: string, db: DbOrTx = p.db): Promise<SellerInfo> {
+    const st = sellerStatement(id);
+    const [row] = await queryRows<SellerInfo>(db, st.text, st.values);
+    if (!row) throw notFound('agent', id);
+    return row;
   }
 
   /**
@@ -117,7 +147,16 @@ export function createAgentService(p: Platform, deps: { audit: AuditService }) {
     return ids.flatMap((x) => (byId.has(x) ? [toView(byId.get(x)!)] : [])).map((v, i) => ({ ...v, level: i + 1 }));
   }
 
-  return { create, get, list, byReferralCode, sellerStatement, freeze, unfreeze, chainOf };
+  /** Refuses (403, field sku_id) a sale of a SKU outside the product scope of the agent's chain. */
+  function assertInScope(seller: Pick<SellerInfo, 'id' | 'scopes'>, sku: { id: string; category: string }) {
+    const blocking = outOfScopeAgent(seller.scopes ?? [], sku);
+    if (blocking) {
+      const whose = blocking === seller.id ? 'this agent' : 'its upline';
+      throw new AppError('FORBIDDEN', `sku_id: outside this agent's product scope (${whose})`, [{ field: 'sku_id', message: "outside this agent's product scope" }]);
+    }
+  }
+
+  return { create, get, list, byReferralCode, sellerStatement, seller, assertInScope, freeze, unfreeze, chainOf, ...createReferralBindings(p) };
 }
 
 function toView(a: typeof agents.$inferSelect): AgentView {

@@ -5,8 +5,9 @@ import type { DbOrTx } from '../../db/client.js';
 import { newId } from '../../lib/ids.js';
 import { toPage, type PageResult } from '../../lib/pagination.js';
 import { alerts } from './schema.js';
+import { createAdminChat } from './admin-chat.js';
 
-export type AlertKind = 'low_stock' | 'codes_expiring' | 'price_change' | 'margin_guard' | 'supplier_down' | 'supplier_balance_low' | 'staff_risk' | 'risk';
+export type AlertKind = 'low_stock' | 'codes_expiring' | 'price_change' | 'margin_guard' | 'supplier_down' | 'supplier_balance_low' | 'staff_risk' | 'risk' | 'agent.self_referral' | 'staff.unusual_reveals' | 'staff.unusual_exports';
 export type Severity = 'info' | 'warning' | 'critical';
 
 export interface AlertView {
@@ -27,15 +28,20 @@ export interface AlertView {
  * subject while the alert is open (it refreshes the message), so a job that
  * checks every few minutes does not pile up duplicates.
  */
-export function createAlertService(p: Platform) {
-  async function raise(a: { kind: AlertKind; subjectType: string; subjectId: string; severity: Severity; message: string; details?: Record<string, unknown> }, db: DbOrTx = p.db): Promise<{ id: string; opened: boolean }> {
+export function createAlertService(p: Platform, chat = createAdminChat(p, p.config.adminAlertChat)) {
+  /** An alert that opens goes to the admin chat too (when configured); `notify` sends a refreshed one again (once-per-window callers). */
+  async function raise(a: { kind: AlertKind; subjectType: string; subjectId: string; severity: Severity; message: string; details?: Record<string, unknown>; notify?: boolean }, db: DbOrTx = p.db): Promise<{ id: string; opened: boolean }> {
+    const toChat = (alertId: string) => chat.enqueue({ alertId, kind: a.kind, severity: a.severity, subjectType: a.subjectType, subjectId: a.subjectId, message: a.message }, db);
     const now = p.clock.now();
     const [updated] = await db
       .update(alerts)
       .set({ severity: a.severity, message: a.message, details: a.details ?? {}, updatedAt: now })
       .where(and(eq(alerts.kind, a.kind), eq(alerts.subjectId, a.subjectId), isNull(alerts.clearedAt)))
       .returning({ id: alerts.id });
-    if (updated) return { id: updated.id, opened: false };
+    if (updated) {
+      if (a.notify) await toChat(updated.id);
+      return { id: updated.id, opened: false };
+    }
     const id = newId('alr', now);
     const inserted = await db
       .insert(alerts)
@@ -44,6 +50,7 @@ export function createAlertService(p: Platform) {
       .returning({ id: alerts.id });
     if (inserted.length) {
       p.logger.warn({ alert: a.kind, subject: a.subjectId, severity: a.severity }, a.message);
+      await toChat(id);
       return { id, opened: true };
     }
     // Raised concurrently by somebody else: theirs stands.
@@ -70,7 +77,7 @@ export function createAlertService(p: Platform) {
     return toPage(rows.map(toView), q.limit);
   }
 
-  return { raise, clear, openAlert, list };
+  return { raise, clear, openAlert, list, adminChat: chat };
 }
 
 function toView(r: typeof alerts.$inferSelect): AlertView {

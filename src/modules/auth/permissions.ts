@@ -28,6 +28,8 @@ export const permissions = [
   'risk:read',
   'risk:rules',
   'risk:review',
+  'risk:manage', // rules and block lists
+  'risk:staff-unblock', // lift a staff risk block (owners only)
   'marketing:read',
   'marketing:manage',
   'support:tickets',
@@ -45,7 +47,7 @@ export const rolePermissions: Record<Role, ReadonlySet<Permission>> = {
   owner: new Set(permissions),
   operations: new Set<Permission>([...readAll, 'catalog:write', 'vault:import', 'agents:manage', 'commissions:read', 'commissions:manage', 'marketing:manage', 'risk:read', 'orders:reveal-link']),
   finance: new Set<Permission>([...readAll, 'commissions:read', 'ledger:read', 'finance:withdrawals', 'orders:refund', 'audit:read']),
-  risk: new Set<Permission>([...readAll, 'risk:read', 'risk:rules', 'risk:review', 'audit:read', 'customers:pii']),
+  risk: new Set<Permission>([...readAll, 'risk:read', 'risk:rules', 'risk:review', 'risk:manage', 'audit:read', 'customers:pii']),
   support: new Set<Permission>(['self', 'customers:read', 'orders:read', 'catalog:read', 'support:tickets', 'vault:reveal', 'orders:reveal-link']),
   readonly: new Set<Permission>([...readAll, 'commissions:read']),
 };

@@ -5,6 +5,8 @@ import { PageQuery, Page } from '../../lib/pagination.js';
 import { Email, IdParams, Password, Strict, errorResponses } from '../../http/schemas.js';
 import { SESSION_COOKIE, requestMeta, staffOf } from '../../http/auth.js';
 import type { AuthService } from './service.js';
+import type { RiskService } from '../risk/service.js';
+import { gateInputOf, refuseUnlessPassed } from '../risk/gate-http.js';
 import { rolePermissions, roles } from './permissions.js';
 
 const Staff = Type.Object({
@@ -29,7 +31,7 @@ const ApiKey = Type.Object({
 });
 const Ok = Type.Object({ ok: Type.Boolean() });
 
-export async function authRoutes(fastify: FastifyInstance, opts: { auth: AuthService; secureCookies: boolean }) {
+export async function authRoutes(fastify: FastifyInstance, opts: { auth: AuthService; secureCookies: boolean; risk?: RiskService }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { auth } = opts;
   const tags = ['admin: auth'];
@@ -40,13 +42,21 @@ export async function authRoutes(fastify: FastifyInstance, opts: { auth: AuthSer
       config: { public: true },
       schema: {
         tags,
-        summary: 'Log in; sets an HttpOnly session cookie and also returns a bearer token',
+        summary: 'Log in; sets an HttpOnly session cookie and also returns a bearer token. The risk gate may refuse (403 RISK_BLOCKED) or ask for a captcha (403 CHALLENGE_REQUIRED: retry with X-Captcha).',
+        headers: Type.Object({ 'x-device-id': Type.Optional(Type.String({ maxLength: 256 })), 'x-captcha': Type.Optional(Type.String({ maxLength: 4096 })) }),
         body: Strict({ email: Email, password: Password, otp: Type.Optional(Type.String({ pattern: '^\\d{6}$' })) }),
         response: { 200: Type.Object({ user: Staff, token: Type.String(), expires_at: Type.String() }), ...errorResponses },
       },
     },
     async (request, reply) => {
-      const result = await auth.login(request.body, requestMeta(request));
+      const risk = opts.risk;
+      const gate = risk
+        ? {
+            before: async (account: { type: 'staff'; id: string }) => void refuseUnlessPassed(await risk.assess({ action: 'login', ...gateInputOf(request), account })),
+            failed: (account: { type: 'staff'; id: string }) => risk.recordFailure({ action: 'login', ip: request.ip, deviceId: gateInputOf(request).deviceId, account }),
+          }
+        : undefined;
+      const result = await auth.login(request.body, requestMeta(request), gate);
       reply.setCookie(SESSION_COOKIE, result.token, {
         signed: true,
         httpOnly: true,

@@ -38,6 +38,12 @@ export interface ApiKeyPrincipal {
   ownerId: string;
 }
 
+/** Who a login attempt is about, as the risk gate counts it. */
+export interface LoginAccount {
+  type: 'staff';
+  id: string;
+}
+
 export interface RequestMeta {
   ip: string;
   userAgent?: string;
@@ -148,16 +154,24 @@ export function createAuthService(p: Platform, audit: AuditService) {
     }
   }
 
-  async function login(input: { email: string; password: string; otp?: string }, meta: RequestMeta) {
+  /**
+   * `gate` is the risk gate (the auth module does not know it): asked before the password is checked, with the staff
+   * id as the account, or a hash of the e-mail when there is no such staff (so neither answers nor timing tell which),
+   * and told of every failure.
+   */
+  async function login(input: { email: string; password: string; otp?: string }, meta: RequestMeta, gate?: { before: (account: LoginAccount) => Promise<void>; failed: (account: LoginAccount) => Promise<void> }) {
     const email = normaliseEmail(input.email);
     const [acctState, ipState] = await Promise.all([failsByAccount.get(email), failsByIp.get(meta.ip)]);
     const limited = tooManyAttempts(acctState) ?? tooManyAttempts(ipState);
     if (limited) throw limited;
 
     const [user] = await p.db.select().from(staffUsers).where(eq(staffUsers.email, email));
+    const account: LoginAccount = { type: 'staff', id: user?.id ?? `login_${sha256Hex(email).slice(0, 32)}` };
+    await gate?.before(account);
     const passwordOk = user ? await verifyPassword(user.passwordHash, input.password) : await verifyAgainstDummy(input.password);
     if (!user || !passwordOk) {
       await recordFailure(email, meta, user ? 'wrong password' : 'unknown account');
+      await gate?.failed(account);
       throw new AppError('INVALID_CREDENTIALS', 'e-mail or password is wrong');
     }
     if (user.disabled) throw new AppError('ACCOUNT_DISABLED', 'this staff account is disabled');
@@ -166,6 +180,7 @@ export function createAuthService(p: Platform, audit: AuditService) {
       const secret = p.keyRing.unwrap(user.totpKeyId!, user.totpSecretSealed!, user.id).toString();
       if (!totp().check(input.otp, secret)) {
         await recordFailure(email, meta, 'wrong second factor');
+        await gate?.failed(account);
         throw new AppError('INVALID_CREDENTIALS', 'the authenticator code is wrong', [{ field: 'otp', message: 'wrong code' }]);
       }
     }

@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, lt, type SQL } from 'drizzle-orm';
 import type { Platform } from '../../platform.js';
+import type { DbOrTx } from '../../db/client.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import { assertFen } from '../../lib/money.js';
 import type { PageResult } from '../../lib/pagination.js';
@@ -60,13 +61,22 @@ export function createResalePriceService(p: Platform) {
     return toView(row!, sku.min);
   }
 
-  async function resalePrice(agentId: string, skuId: string): Promise<ResalePriceView | null> {
-    const [row] = await p.db
+  async function resalePrice(agentId: string, skuId: string, db: DbOrTx = p.db): Promise<ResalePriceView | null> {
+    const [row] = await db
       .select({ r: agentResalePrices, min: skus.minResalePriceFen })
       .from(agentResalePrices)
       .innerJoin(skus, eq(skus.id, agentResalePrices.skuId))
       .where(and(eq(agentResalePrices.agentId, agentId), eq(agentResalePrices.skuId, skuId)));
     return row ? toView(row.r, row.min) : null;
+  }
+
+  /**
+   * What a customer pays when buying through an agent (its link, bot or shop): the agent's own resale price, never below
+   * the SKU's current minimum (a minimum raised after the agent set its price wins); null when the agent set none.
+   */
+  async function customerPriceThrough(agentId: string, skuId: string, db: DbOrTx = p.db): Promise<number | null> {
+    const view = await resalePrice(agentId, skuId, db);
+    return view ? Math.max(view.price_fen, view.min_resale_price_fen ?? 0) : null;
   }
 
   /** An agent's resale prices by SKU id (ascending), paginated. */
@@ -109,7 +119,7 @@ export function createResalePriceService(p: Platform) {
     );
   }
 
-  return { setResalePrice, resalePrice, listForAgent, violations };
+  return { setResalePrice, resalePrice, customerPriceThrough, listForAgent, violations };
 }
 
 function toView(r: typeof agentResalePrices.$inferSelect, min: number | null): ResalePriceView {

@@ -5,6 +5,7 @@ import { Page, PageQuery } from '../../lib/pagination.js';
 import { IdParams, Strict, errorResponses } from '../../http/schemas.js';
 import { staffOf } from '../../http/auth.js';
 import type { VaultService } from '../vault/service.js';
+import { levelPriceRoutes } from './level-routes.js';
 import { productKinds, type CatalogService, type NewSku, type ProductView, type SkuPatch } from './service.js';
 
 const Fen = (description: string) => Type.Integer({ minimum: 0, maximum: 100_000_000_00, description: `${description}, in fen (分)` });
@@ -100,6 +101,7 @@ export async function catalogRoutes(fastify: FastifyInstance, opts: { catalog: C
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { catalog, vault } = opts;
   const tags = ['admin: catalog'];
+  await levelPriceRoutes(fastify, { catalog });
 
   async function withStock(products: ProductView[]) {
     const stock = await vault.availableBySku(products.flatMap((p) => p.skus.map((s) => s.id)));

@@ -1,4 +1,5 @@
-import { boolean, index, integer, jsonb, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { boolean, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { createdAt, tstz } from '../../db/columns.js';
 import { agents } from '../agents/schema.js';
 
@@ -63,4 +64,23 @@ export const agentResalePrices = pgTable(
     updatedAt: tstz('updated_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.agentId, t.skuId] }), index('agent_resale_prices_sku_idx').on(t.skuId, t.priceFen)],
+);
+
+/**
+ * Level price rules (markup): the price of agent level L, when the SKU has no explicit price for L, is the price of
+ * level L-1 (level 0: the SKU's cost) plus markup_bps of it plus markup_fen, never above retail. A rule for a
+ * category beats the global one (category_id null) of the same level. category_id is the products' category.
+ */
+export const levelPriceRules = pgTable(
+  'level_price_rules',
+  {
+    id: text('id').primaryKey(),
+    level: integer('level').notNull(),
+    categoryId: text('category_id'),
+    markupBps: integer('markup_bps').notNull().default(0),
+    markupFen: integer('markup_fen').notNull().default(0),
+    updatedBy: text('updated_by').notNull(),
+    updatedAt: tstz('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('level_price_rules_level_category_idx').on(t.level, sql`coalesce(${t.categoryId}, '')`)],
 );

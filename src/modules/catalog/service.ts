@@ -9,6 +9,8 @@ import { newId } from '../../lib/ids.js';
 import { assertFen } from '../../lib/money.js';
 import { toPage, type PageResult } from '../../lib/pagination.js';
 import { products, skus } from './schema.js';
+import { levelPrice, type LevelRule } from './level-pricing.js';
+import { createLevelRules } from './level-rules.js';
 
 export const productKinds = ['code', 'topup', 'cdk'] as const;
 export type ProductKind = (typeof productKinds)[number];
@@ -103,9 +105,23 @@ export interface SaleInfo {
   agentPrices: Record<string, number>;
   costFen: number;
   usageInstructions: string;
+  /** The product's category (commission and product-scope checks). */
+  category: string;
+  /** The level price rules that may apply to this SKU (global and its category's), read with it. */
+  levelRules: LevelRule[];
+}
+
+/** What pricing a SKU for an agent level needs; without levelRules (and costFen) only explicit level prices apply. */
+export interface PricedSku {
+  agentPrices: Record<string, number>;
+  retailPriceFen: number;
+  costFen?: number;
+  category?: string;
+  levelRules?: readonly LevelRule[];
 }
 
 export function createCatalogService(p: Platform, deps: { audit: AuditService }) {
+  const levelRules = createLevelRules(p, deps);
   async function createProduct(input: { name: string; brand: string; category: string; kind: ProductKind; description?: string; skus: NewSku[] }): Promise<ProductView> {
     if (input.skus.length === 0) throw new AppError('VALIDATION_FAILED', 'skus: a product needs at least one SKU', [{ field: 'skus', message: 'at least one' }]);
     input.skus.forEach((s, i) => checkSku(s, `skus.${i}.`));
@@ -175,7 +191,9 @@ export function createCatalogService(p: Platform, deps: { audit: AuditService })
   function saleInfoStatement(id: string): Statement {
     return {
       text: `select s.id, s.on_sale as "onSale", s.off_sale_reason as "offSaleReason", p.kind, s.min_per_order as "minPerOrder", s.max_per_order as "maxPerOrder",
-                    s.retail_price_fen as "retailPriceFen", s.agent_prices as "agentPrices", s.cost_fen as "costFen", s.usage_instructions as "usageInstructions"
+                    s.retail_price_fen as "retailPriceFen", s.agent_prices as "agentPrices", s.cost_fen as "costFen", s.usage_instructions as "usageInstructions", p.category,
+                    (select coalesce(json_agg(json_build_object('level', r.level, 'categoryId', r.category_id, 'markupBps', r.markup_bps, 'markupFen', r.markup_fen)), '[]'::json)
+                       from level_price_rules r where r.category_id is null or r.category_id = p.category) as "levelRules"
              from skus s join products p on p.id = s.product_id where s.id = $1`,
       values: [id],
     };
@@ -245,13 +263,38 @@ export function createCatalogService(p: Platform, deps: { audit: AuditService })
     return rows.map((r) => toSkuView(r.sku));
   }
 
-  /** Unit price for a buyer: the agent level's price when there is one, else retail. */
-  function priceFor(sku: Pick<SaleInfo, 'agentPrices' | 'retailPriceFen'>, agentLevel?: number): number {
-    const levelPrice = agentLevel !== undefined ? sku.agentPrices[String(agentLevel)] : undefined;
-    return levelPrice ?? sku.retailPriceFen;
+  /** The category of each SKU (ids not found are left out). */
+  async function skuCategories(ids: string[], db: DbOrTx = p.db): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = await db.select({ id: skus.id, category: products.category }).from(skus).innerJoin(products, eq(products.id, skus.productId)).where(inArray(skus.id, ids));
+    return new Map(rows.map((r) => [r.id, r.category]));
   }
 
-  return { createProduct, getProduct, listProducts, getSku, saleInfo, saleInfoStatement, saleInfoFrom, updateSku, suspendSale, resumeSale, setCost, listSkus, listSkusOfCategory, priceFor };
+  /** The categories of those given that some product is in. */
+  async function knownCategories(categories: string[], db: DbOrTx = p.db): Promise<Set<string>> {
+    if (categories.length === 0) return new Set();
+    const rows = await db.selectDistinct({ category: products.category }).from(products).where(inArray(products.category, categories));
+    return new Set(rows.map((r) => r.category));
+  }
+
+  /**
+   * Unit price for a buyer: for an agent level, its explicit price, else its markup rule over the level above
+   * (when the SKU comes with its rules, as saleInfo reads it), else retail; never above retail (see level-pricing.ts).
+   */
+  function priceFor(sku: PricedSku, agentLevel?: number): number {
+    const rules = sku.costFen !== undefined ? (sku.levelRules ?? []) : [];
+    return levelPrice({ agentPrices: sku.agentPrices, retailPriceFen: sku.retailPriceFen, costFen: sku.costFen ?? 0 }, rules, sku.category ?? null, agentLevel).priceFen;
+  }
+
+  return {
+    listLevelRules: levelRules.list,
+    putLevelRule: levelRules.put,
+    deleteLevelRule: levelRules.remove,
+    levelPricesOf: levelRules.preview,
+    levelRules: levelRules.rules,
+    skuCategories,
+    knownCategories,
+    createProduct, getProduct, listProducts, getSku, saleInfo, saleInfoStatement, saleInfoFrom, updateSku, suspendSale, resumeSale, setCost, listSkus, listSkusOfCategory, priceFor };
 }
 
 function toView(prod: typeof products.$inferSelect, rows: (typeof skus.$inferSelect)[]): ProductView {

@@ -1,4 +1,5 @@
-import { boolean, index, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { boolean, check, index, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { createdAt, tstz } from '../../db/columns.js';
 import type { LevelRule } from './rules.js';
 
@@ -35,7 +36,8 @@ export const commissionRuleVersions = pgTable(
  * What one agent earns on one order at one level. pending until available_at,
  * then available; refunds reverse it in proportion (reversed_fen), and what an
  * agent already withdrew is recorded as clawback_due_fen rather than driving
- * its guarded balance negative.
+ * its guarded balance negative; later earnings (settlement) pay it back,
+ * moving it from clawback_due_fen to reversed_fen.
  */
 export const commissions = pgTable(
   'commissions',
@@ -63,6 +65,9 @@ export const commissions = pgTable(
     uniqueIndex('commissions_order_level_idx').on(t.orderId, t.level),
     index('commissions_agent_idx').on(t.agentId, t.status),
     index('commissions_due_idx').on(t.status, t.availableAt),
+    // The settlement job looks for every agent still owing clawback: few rows, found without a scan.
+    index('commissions_clawback_idx').on(t.agentId, t.createdAt).where(sql`${t.clawbackDueFen} > 0`),
+    check('commissions_reversal_amounts', sql`${t.reversedFen} >= 0 and ${t.clawbackDueFen} >= 0 and ${t.reversedFen} + ${t.clawbackDueFen} <= ${t.amountFen}`),
   ],
 );
 

@@ -10,6 +10,7 @@ import type { AuditService } from '../audit/service.js';
 import type { CatalogService } from '../catalog/service.js';
 import type { LedgerService } from '../ledger/service.js';
 import type { AgentService } from '../agents/service.js';
+import type { OrderReports } from '../orders/reports.js';
 import { accounts, type Posting } from '../ledger/accounts.js';
 import { commissionRuleSets, commissionRuleVersions, commissions } from './schema.js';
 export type { CommissionView, RuleSetView, RuleVersionView, LevelView, PreviewLevel } from './views.js';
@@ -29,6 +30,8 @@ export interface CommissionDeps {
   ledger: LedgerService;
   catalog: CatalogService;
   agents: AgentService;
+  /** the orders module's read-only reports (the order service itself is created after this one) */
+  orderReports: Pick<OrderReports, 'deliveredSalesOfAgent' | 'deliveredAwaitingAccrual' | 'lockForAccrual'>;
 }
 
 export interface CommissionSettings {
@@ -67,11 +70,14 @@ export function monthStart(at: Date): Date {
  *
  * Ledger: accrual  commission_expense -x / commission_pending(agent) +x;
  *         settle   commission_pending -x / commission_available +x;
- *         reverse  commission_pending (or _available) -x / commission_expense +x.
+ *         reverse  commission_pending (or _available) -x / commission_expense +x;
+ *         recover  commission_available -c / commission_expense +c.
  * commission_available is guarded (never below 0): what an agent already
  * withdrew cannot be taken back from it, so that part of a reversal is kept
- * on the commission row as clawback_due_fen, to be recovered from the
- * agent's later earnings or by hand.
+ * on the commission row as clawback_due_fen. The settlement job (and any
+ * later reversal) recovers it from the agent's available commission,
+ * c = min(clawback due, available), oldest rows first (clawback_due_fen ->
+ * reversed_fen), in the same ledger transaction.
  */
 export function createCommissionService(p: Platform, deps: CommissionDeps, settings: CommissionSettings) {
   // Read before the rule's transaction opens (the embedded database has one connection).
@@ -185,15 +191,7 @@ export function createCommissionService(p: Platform, deps: CommissionDeps, setti
 
   /** An agent's sales (paid, not refunded) in the current calendar month, before `exceptOrderId`. */
   async function monthVolume(db: DbOrTx, agentId: string, exceptOrderId: string | null): Promise<number> {
-    // Read straight from orders: the orders service has no such query and this is a read of sold totals only.
-    const [row] = await queryRows<{ v: string | null }>(
-      db,
-      `select coalesce(sum(amount_fen - refunded_fen), 0)::text as v from orders
-       where coalesce(agent_id, case when buyer_type = 'agent' then buyer_id end) = $1
-         and status = any($2::text[]) and delivered_at >= $3::timestamptz and delivered_at <= $4::timestamptz and ($5::text is null or id <> $5)`,
-      [agentId, SOLD_STATUSES, monthStart(p.clock.now()).toISOString(), p.clock.now().toISOString(), exceptOrderId],
-    );
-    return Number(row?.v ?? 0);
+    return deps.orderReports.deliveredSalesOfAgent(db, agentId, { statuses: SOLD_STATUSES, from: monthStart(p.clock.now()), to: p.clock.now(), exceptOrderId });
   }
 
   /** Level 1 is the seller, level 2 its parent...; frozen agents are left out (their level earns nothing). */
@@ -281,24 +279,12 @@ export function createCommissionService(p: Platform, deps: CommissionDeps, setti
    * runs the job. Orders delivered within the hold window are considered.
    */
   async function accrueDelivered(limit = 200): Promise<number> {
-    const since = new Date(p.clock.now().getTime() - Math.max(settings.holdDays, 1) * 86_400_000 - 86_400_000).toISOString();
-    // Orders are the orders module's table; read here, by the one query that needs it, instead of a callback per order.
-    const due = await queryRows<{ id: string }>(
-      p.db,
-      `select o.id from orders o
-       where o.delivered_at >= $1::timestamptz and o.delivered_quantity > 0
-         and not exists (select 1 from commission_accruals a where a.order_id = o.id)
-       order by o.delivered_at limit $2`,
-      [since, limit],
-    );
+    const since = new Date(p.clock.now().getTime() - Math.max(settings.holdDays, 1) * 86_400_000 - 86_400_000);
+    const due = await deps.orderReports.deliveredAwaitingAccrual(since, limit);
     let accrued = 0;
-    for (const { id } of due) {
+    for (const id of due) {
       await p.db.transaction(async (tx) => {
-        const [o] = await queryRows<{ id: string; sku_id: string; quantity: number; unit_price_fen: number; amount_fen: number; refunded_fen: number; agent_id: string | null; buyer_type: string; buyer_id: string }>(
-          tx,
-          'select id, sku_id, quantity, unit_price_fen, amount_fen, refunded_fen, agent_id, buyer_type, buyer_id from orders where id = $1 for update',
-          [id],
-        );
+        const o = await deps.orderReports.lockForAccrual(tx, id);
         if (!o) return;
         const marked = await queryRows(tx, 'insert into commission_accruals (order_id, total_fen, created_at) values ($1, 0, $2::timestamptz) on conflict (order_id) do nothing returning order_id', [id, p.clock.now().toISOString()]);
         if (marked.length === 0 || o.refunded_fen >= o.amount_fen) return;
@@ -352,16 +338,74 @@ export function createCommissionService(p: Platform, deps: CommissionDeps, setti
       reversedFen += fromLedger;
       clawbackDueFen += clawback;
     }
-    if (reversedFen > 0) {
-      await deps.ledger.post(tx, { kind: 'commission_reversal', refType: 'order', refId: orderId, postings: [...postings, { account: accounts.commissionExpense, amountFen: reversedFen }] });
+    // What the agents still owe from earlier reversals comes out of what is left in their available commission.
+    const availableDebits = new Map<string, number>();
+    for (const x of postings) if (x.account.kind === 'commission_available') availableDebits.set(x.account.ownerId!, (availableDebits.get(x.account.ownerId!) ?? 0) + x.amountFen);
+    const recovery = await recoverClawback(tx, [...new Set(rows.map((r) => r.agentId))], availableDebits);
+    if (reversedFen > 0 || recovery.recoveredFen > 0) {
+      await deps.ledger.post(tx, {
+        kind: 'commission_reversal',
+        refType: 'order',
+        refId: orderId,
+        memo: recovery.recoveredFen > 0 ? `${recovery.recoveredFen} fen of earlier clawback recovered` : undefined,
+        postings: [...postings, ...(reversedFen > 0 ? [{ account: accounts.commissionExpense, amountFen: reversedFen }] : []), ...recovery.postings],
+      });
     }
     return { reversedFen, clawbackDueFen };
   }
 
   /**
+   * Clawback recovery: for each agent (all agents owing when `agentIds` is
+   * null) with clawback_due_fen outstanding, takes min(outstanding, its
+   * available commission) back to commission expense and moves that amount
+   * from clawback_due_fen to reversed_fen on its rows, oldest first.
+   * `balanceChanges` are what the caller's own postings (in the same ledger
+   * transaction, before these) do to the available accounts. Returns the
+   * postings (available -c, expense +c) for the caller to post. Rows another
+   * transaction holds are skipped (SKIP LOCKED): the next settlement run
+   * recovers them, and no reversal waits on a settlement or the reverse.
+   */
+  async function recoverClawback(tx: Tx, agentIds: string[] | null, balanceChanges: Map<string, number>): Promise<{ postings: Posting[]; recoveredFen: number; firstRowId: string | null }> {
+    if (agentIds && agentIds.length === 0) return { postings: [], recoveredFen: 0, firstRowId: null };
+    const owing = await queryRows<{ id: string; agent_id: string; amount_fen: number; reversed_fen: number; clawback_due_fen: number; status: string }>(
+      tx,
+      `select id, agent_id, amount_fen, reversed_fen, clawback_due_fen, status from commissions
+       where clawback_due_fen > 0 and ($1::text[] is null or agent_id = any($1::text[]))
+       order by created_at, id for update skip locked`,
+      [agentIds],
+    );
+    const byAgent = new Map<string, typeof owing>();
+    for (const r of owing) byAgent.set(r.agent_id, [...(byAgent.get(r.agent_id) ?? []), r]);
+    const postings: Posting[] = [];
+    let recoveredFen = 0;
+    for (const [agentId, list] of byAgent) {
+      const outstanding = list.reduce((a, r) => a + Number(r.clawback_due_fen), 0);
+      const balance = (await deps.ledger.balance(accounts.commissionAvailable(agentId).id, tx)) + (balanceChanges.get(agentId) ?? 0);
+      let left = Math.min(outstanding, Math.max(0, balance));
+      if (left <= 0) continue;
+      postings.push({ account: accounts.commissionAvailable(agentId), amountFen: -left });
+      recoveredFen += left;
+      for (const r of list) {
+        if (left === 0) break;
+        const take = Math.min(left, Number(r.clawback_due_fen));
+        const reversed = Number(r.reversed_fen) + take;
+        const due = Number(r.clawback_due_fen) - take;
+        const status = reversed >= Number(r.amount_fen) ? 'reversed' : r.status;
+        await tx.update(commissions).set({ reversedFen: reversed, clawbackDueFen: due, status }).where(eq(commissions.id, r.id));
+        left -= take;
+      }
+    }
+    if (recoveredFen > 0) postings.push({ account: accounts.commissionExpense, amountFen: recoveredFen });
+    return { postings, recoveredFen, firstRowId: owing[0]?.id ?? null };
+  }
+
+  /**
    * The settlement job: commissions past their hold move from pending to
    * available, a batch per transaction. Rows are claimed with FOR UPDATE SKIP
-   * LOCKED, so concurrent runs settle each row once. Returns how many settled.
+   * LOCKED, so concurrent runs settle each row once. In the same ledger
+   * transaction, outstanding clawback (of every agent owing, not only those
+   * settled now: a rejected withdrawal also brings money back) is recovered
+   * from the available commission. Returns how many settled.
    */
   async function settleDue(limit = 200): Promise<number> {
     return p.db.transaction(async (tx) => {
@@ -373,15 +417,25 @@ export function createCommissionService(p: Platform, deps: CommissionDeps, setti
          order by available_at, id limit $2 for update skip locked`,
         [now.toISOString(), limit],
       );
-      if (due.length === 0) return 0;
       const byAgent = new Map<string, number>();
       for (const r of due) byAgent.set(r.agent_id, (byAgent.get(r.agent_id) ?? 0) + Number(r.amount_fen) - Number(r.reversed_fen));
-      const postings = [...byAgent].filter(([, x]) => x > 0).flatMap(([agentId, x]) => [
+      const settled = [...byAgent].filter(([, x]) => x > 0);
+      const postings: Posting[] = settled.flatMap(([agentId, x]) => [
         { account: accounts.commissionPending(agentId), amountFen: -x },
         { account: accounts.commissionAvailable(agentId), amountFen: x },
       ]);
-      if (postings.length) await deps.ledger.post(tx, { kind: 'commission_settlement', refType: 'commission', refId: due[0]!.id, memo: `${due.length} commission(s) past their hold`, postings });
-      await queryRows(tx, `update commissions set status = 'available', settled_at = $2::timestamptz where id = any($1::text[]) and status = 'pending'`, [due.map((r) => r.id), now.toISOString()]);
+      if (due.length) await queryRows(tx, `update commissions set status = 'available', settled_at = $2::timestamptz where id = any($1::text[]) and status = 'pending'`, [due.map((r) => r.id), now.toISOString()]);
+      const recovery = await recoverClawback(tx, null, new Map(settled));
+      const memo = [postings.length ? `${due.length} commission(s) past their hold` : null, recovery.recoveredFen > 0 ? `${recovery.recoveredFen} fen of clawback recovered` : null].filter(Boolean).join('; ');
+      if (postings.length || recovery.postings.length) {
+        await deps.ledger.post(tx, {
+          kind: postings.length ? 'commission_settlement' : 'commission_clawback_recovery',
+          refType: 'commission',
+          refId: due[0]?.id ?? recovery.firstRowId!,
+          memo,
+          postings: [...postings, ...recovery.postings],
+        });
+      }
       return due.length;
     });
   }
@@ -396,7 +450,25 @@ export function createCommissionService(p: Platform, deps: CommissionDeps, setti
     return toPage(rows.map(toCommissionView), q.limit);
   }
 
-  return { createRuleSet, addVersion, getRuleSet, listRuleSets, listVersions, preview, accrue, accrueDelivered, reverse, settleDue, listCommissions };
+  /** What an agent still owes from reversals of commission it had already withdrawn (recovered from its later earnings). */
+  async function outstandingClawback(agentId: string): Promise<number> {
+    const [row] = await queryRows<{ s: string | null }>(p.db, 'select coalesce(sum(clawback_due_fen), 0)::text as s from commissions where agent_id = $1 and clawback_due_fen > 0', [agentId]);
+    return Number(row?.s ?? 0);
+  }
+
+  /** Commission an agent earned (net of reversals) per China day or month of accrual, in [from, end). */
+  async function earnedByPeriod(agentId: string, q: { period: 'day' | 'month'; from: Date; end: Date }): Promise<Map<string, number>> {
+    const label = `to_char((c.created_at at time zone 'UTC') + interval '8 hours', '${q.period === 'day' ? 'YYYY-MM-DD' : 'YYYY-MM'}')`;
+    const rows = await queryRows<{ period: string; earned: string }>(
+      p.db,
+      `select ${label} as period, coalesce(sum(c.amount_fen - c.reversed_fen), 0)::text as earned
+       from commissions c where c.agent_id = $1 and c.created_at >= $2 and c.created_at < $3 group by 1`,
+      [agentId, q.from.toISOString(), q.end.toISOString()],
+    );
+    return new Map(rows.map((r) => [r.period, Number(r.earned)]));
+  }
+
+  return { createRuleSet, addVersion, getRuleSet, listRuleSets, listVersions, preview, accrue, accrueDelivered, reverse, settleDue, recoverClawback, outstandingClawback, earnedByPeriod, listCommissions };
 }
 
 export type CommissionService = ReturnType<typeof createCommissionService>;

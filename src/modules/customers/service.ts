@@ -3,8 +3,7 @@ import { pageFilter } from '../../db/paging.js';
 import type { Platform } from '../../platform.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
-import { hmacSha256Hex } from '../../lib/crypto.js';
-import { maskPhone } from '../../lib/mask.js';
+import { phoneHash as hashPhone, sealPhone } from './phone.js';
 import { toPage, type PageResult } from '../../lib/pagination.js';
 import type { DbOrTx } from '../../db/client.js';
 import { customerIdentities, customers } from './schema.js';
@@ -29,14 +28,20 @@ export interface CustomerView {
 }
 
 export function createCustomerService(p: Platform) {
-  const phoneHash = (phone: string) => hmacSha256Hex(p.hmacKey, `phone:${phone}`);
+  const phoneHash = (phone: string) => hashPhone(p, phone);
 
   async function findByIdentity(db: DbOrTx, identity: Identity): Promise<string | null> {
+    return (await knownIdentity(db, identity))?.customerId ?? null;
+  }
+
+  /** The holder of an identity and when that customer was created (the risk gate reads the account's age), in one read. */
+  async function knownIdentity(db: DbOrTx, identity: Identity): Promise<{ customerId: string; createdAt: Date } | null> {
     const [row] = await db
-      .select({ customerId: customerIdentities.customerId })
+      .select({ customerId: customerIdentities.customerId, createdAt: customers.createdAt })
       .from(customerIdentities)
+      .innerJoin(customers, eq(customers.id, customerIdentities.customerId))
       .where(and(eq(customerIdentities.provider, identity.provider), eq(customerIdentities.externalId, identity.externalId)));
-    return row?.customerId ?? null;
+    return row ?? null;
   }
 
   /** Inserts the identity unless some customer already holds it; answers who holds it. */
@@ -54,15 +59,16 @@ export function createCustomerService(p: Platform) {
    * WeCom into one customer. Safe when two first messages race: the unique
    * index on (provider, external_id) decides, and the loser reads the winner.
    */
-  async function resolve(input: { identity: Identity; unionId?: string; displayName?: string; locale?: string }): Promise<{ customerId: string; created: boolean }> {
-    const known = await findByIdentity(p.db, input.identity);
-    if (known) return { customerId: known, created: false };
+  async function resolve(input: { identity: Identity; unionId?: string; displayName?: string; locale?: string }): Promise<{ customerId: string; created: boolean; createdAt?: Date }> {
+    const known = await knownIdentity(p.db, input.identity);
+    if (known) return { customerId: known.customerId, created: false, createdAt: known.createdAt };
     return p.db.transaction(async (tx) => {
       const union: Identity | undefined = input.unionId ? { provider: 'wechat_unionid', externalId: input.unionId } : undefined;
       const viaUnion = union ? await findByIdentity(tx, union) : null;
       if (viaUnion) return { customerId: await attach(tx, viaUnion, input.identity), created: false };
       const id = newId('cus', p.clock.now());
-      await tx.insert(customers).values({ id, displayName: input.displayName?.slice(0, 64) || 'customer', locale: input.locale ?? 'zh-CN', createdAt: p.clock.now() });
+      const createdAt = p.clock.now();
+      await tx.insert(customers).values({ id, displayName: input.displayName?.slice(0, 64) || 'customer', locale: input.locale ?? 'zh-CN', createdAt });
       const holder = await attach(tx, id, input.identity);
       if (holder !== id) {
         // Lost a race: somebody else created the customer first. Drop ours.
@@ -70,7 +76,7 @@ export function createCustomerService(p: Platform) {
         return { customerId: holder, created: false };
       }
       if (union) await attach(tx, id, union);
-      return { customerId: id, created: true };
+      return { customerId: id, created: true, createdAt };
     });
   }
 
@@ -84,10 +90,10 @@ export function createCustomerService(p: Platform) {
 
   async function setPhone(customerId: string, phone: string): Promise<void> {
     if (!/^\+?\d{7,15}$/.test(phone)) throw new AppError('VALIDATION_FAILED', 'phone: not a phone number', [{ field: 'phone', message: 'not a phone number' }]);
-    const sealed = p.keyRing.wrap(Buffer.from(phone), customerId);
+    const sealed = sealPhone(p, phone, customerId);
     const rows = await p.db
       .update(customers)
-      .set({ phoneSealed: sealed.sealed, phoneKeyId: sealed.keyId, phoneHash: phoneHash(phone), phoneMasked: maskPhone(phone) })
+      .set({ phoneSealed: sealed.sealed, phoneKeyId: sealed.keyId, phoneHash: sealed.hash, phoneMasked: sealed.masked })
       .where(eq(customers.id, customerId))
       .returning({ id: customers.id });
     if (rows.length === 0) throw notFound('customer', customerId);
@@ -119,7 +125,13 @@ export function createCustomerService(p: Platform) {
     return { ...page, data: page.data.map((c) => toView(c, ids.filter((i) => i.customerId === c.id))) };
   }
 
-  return { resolve, link, setPhone, findByPhone, get, list };
+  /** The keyed hash of a customer's phone (null without one): to compare, never to show. */
+  async function phoneHashOf(customerId: string, db: DbOrTx = p.db): Promise<string | null> {
+    const [row] = await db.select({ hash: customers.phoneHash }).from(customers).where(eq(customers.id, customerId));
+    return row?.hash ?? null;
+  }
+
+  return { resolve, link, setPhone, findByPhone, get, list, phoneHashOf };
 }
 
 function toView(c: typeof customers.$inferSelect, ids: (typeof customerIdentities.$inferSelect)[]): CustomerView {

@@ -1,4 +1,5 @@
-import { and, desc, eq } from 'drizzle-orm';
+import { and, desc, eq, inArray } from 'drizzle-orm';
+import { queryRows, type Statement } from '../../db/raw.js';
 import { pageFilter } from '../../db/paging.js';
 import type { Platform } from '../../platform.js';
 import type { DbOrTx } from '../../db/client.js';
@@ -75,6 +76,41 @@ export function createInventoryService(p: Platform, deps: { audit: AuditService;
     return a?.id ?? null;
   }
 
+  /** The active agent allocations (quotas) of a SKU, as a statement to run with the order's first read. */
+  function agentAllocationsStatement(skuId: string): Statement {
+    return { text: `select id, holder_id as "holderId" from stock_allocations where sku_id = $1 and holder_type = 'agent' and status = 'active'`, values: [skuId] };
+  }
+
+  /** The same read on its own, and the quota an agent of this chain claims from (inside a transaction, pass it). */
+  async function agentAllocationFor(skuId: string, chainPath: string, db: DbOrTx = p.db): Promise<string | null> {
+    const st = agentAllocationsStatement(skuId);
+    return agentAllocationOf(await queryRows<AgentAllocationRow>(db, st.text, st.values), chainPath);
+  }
+
+  /**
+   * For each SKU, what an agent of this chain can buy: its quota (the allocation it would claim from first, see
+   * agentAllocationOf) with what is left in it, and the free pool. Other agents' quotas are in neither.
+   */
+  async function agentStock(skuIds: string[], chainPath: string): Promise<Map<string, { allocationId: string | null; holderId: string | null; quota: number; free: number }>> {
+    const out = new Map<string, { allocationId: string | null; holderId: string | null; quota: number; free: number }>();
+    if (skuIds.length === 0) return out;
+    const rows = await p.db
+      .select({ id: stockAllocations.id, holderId: stockAllocations.holderId, skuId: stockAllocations.skuId })
+      .from(stockAllocations)
+      .where(and(inArray(stockAllocations.skuId, skuIds), eq(stockAllocations.holderType, 'agent'), eq(stockAllocations.status, 'active'), inArray(stockAllocations.holderId, chainPath.split('/'))));
+    const figures = await deps.vault.stockFigures(skuIds);
+    for (const f of figures) {
+      const allocationId = agentAllocationOf(rows.filter((r) => r.skuId === f.sku_id), chainPath);
+      out.set(f.sku_id, {
+        allocationId,
+        holderId: rows.find((r) => r.id === allocationId)?.holderId ?? null,
+        quota: allocationId ? await deps.vault.availableIn(f.sku_id, allocationId) : 0,
+        free: f.available_free,
+      });
+    }
+    return out;
+  }
+
   async function list(q: { limit: number; cursor?: string; skuId?: string }) {
     const where = pageFilter(stockAllocations.id, q.cursor, eq(stockAllocations.status, 'active'), q.skuId ? eq(stockAllocations.skuId, q.skuId) : undefined);
     const rows = await p.db.select().from(stockAllocations).where(where).orderBy(desc(stockAllocations.id)).limit(q.limit + 1);
@@ -123,7 +159,25 @@ export function createInventoryService(p: Platform, deps: { audit: AuditService;
     return soon.length;
   }
 
-  return { allocate, adjust, release, get, allocationFor, list, checkLowStock, checkExpiring };
+  return { allocate, adjust, release, get, allocationFor, agentAllocationsStatement, agentAllocationFor, agentAllocationOf, agentStock, list, checkLowStock, checkExpiring };
+}
+
+export interface AgentAllocationRow {
+  id: string;
+  holderId: string;
+}
+
+/**
+ * The allocation an agent claims from first: its own, else that of its nearest upline that has one (the chain path
+ * runs from the root to the agent itself). Several of one holder: the oldest. None on the chain: null (free pool only).
+ */
+export function agentAllocationOf(rows: readonly AgentAllocationRow[], chainPath: string): string | null {
+  const chain = chainPath.split('/').reverse();
+  for (const agentId of chain) {
+    const own = rows.filter((r) => r.holderId === agentId).sort((a, b) => a.id.localeCompare(b.id));
+    if (own.length) return own[0]!.id;
+  }
+  return null;
 }
 
 function toView(a: typeof stockAllocations.$inferSelect, available: number) {

@@ -41,6 +41,8 @@ export function jobDefinitions(s: Services, config: Config): JobDefinition[] {
     },
     // Risk flags on agents (refund rate, sales spikes, self-referral) raised as alerts for staff.
     { name: 'agents.check-anomalies', cron: '29 * * * *', handler: async () => void (await s.agentAnomalies.check()) },
+    // Alerts copied to the admin Telegram chat; each message row keeps its own retries, so the job itself does not retry.
+    { name: 'alerts.send-admin-chat', cron: '* * * * *', retryLimit: 0, handler: async () => void (await s.alerts.adminChat.deliverDue()) },
     { name: 'payments.send-refunds', cron: '* * * * *', handler: async () => void (await s.payments.sendPendingRefunds()) },
     ...supplierJobDefinitions(s.suppliers),
     ...s.webhooks.jobDefinitions(),

@@ -229,6 +229,18 @@ const checks: CheckSpec[] = [
           where o.id is null or o.status in (${list(unpaidStatuses)}) or p.n > 1 or p.min_fen <> o.amount_fen or p.max_fen <> o.amount_fen`,
   },
   {
+    name: 'commission_reversals_consistent',
+    description: "a commission's reversed_fen and clawback_due_fen are never negative and never add up to more than its amount; it is 'reversed' exactly when they cover its amount",
+    sql: `select c.id as commission_id, c.agent_id, c.status, c.amount_fen, c.reversed_fen, c.clawback_due_fen,
+                 case when c.reversed_fen < 0 or c.clawback_due_fen < 0 then 'negative reversal or clawback'
+                      when c.reversed_fen + c.clawback_due_fen > c.amount_fen then 'reversed more than earned'
+                      when c.status = 'reversed' then 'reversed but not wholly'
+                      else 'wholly reversed but ' || c.status end as problem
+          from commissions c
+          where c.reversed_fen < 0 or c.clawback_due_fen < 0 or c.reversed_fen + c.clawback_due_fen > c.amount_fen
+             or (c.status = 'reversed') <> (c.reversed_fen + c.clawback_due_fen >= c.amount_fen)`,
+  },
+  {
     name: 'provider_paid_orders_have_a_payment',
     description: 'an order paid other than from a balance (payment_provider is not "balance") has a succeeded payment: its money came through a provider',
     sql: `select o.id as order_id, o.status, o.payment_provider, o.amount_fen

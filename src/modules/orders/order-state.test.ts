@@ -14,6 +14,17 @@ describe('order state machine', () => {
     expect(nextStatus('partially_refunded', 'refund')).toBe('refunded');
   });
 
+  it('a held order is approved into the normal path or rejected into cancelled, and nothing else', () => {
+    expect(nextStatus('held_for_review', 'approve')).toBe('pending_payment');
+    expect(nextStatus(nextStatus('held_for_review', 'approve'), 'pay')).toBe('paid');
+    expect(nextStatus('held_for_review', 'reject')).toBe('cancelled');
+    for (const event of ['pay', 'cancel', 'fulfil', 'deliver', 'refund', 'fail'] as const) expect(canApply('held_for_review', event)).toBe(false);
+    for (const from of ['pending_payment', 'cancelled', 'delivered', 'paid'] as const) {
+      expect(canApply(from, 'approve')).toBe(false);
+      expect(canApply(from, 'reject')).toBe(false);
+    }
+  });
+
   it('refuses impossible transitions as a 409 conflict', () => {
     for (const [from, event] of [
       ['delivered', 'pay'],
@@ -22,6 +33,8 @@ describe('order state machine', () => {
       ['pending_payment', 'deliver'],
       ['paid', 'cancel'],
       ['refunded', 'pay'],
+      ['held_for_review', 'pay'],
+      ['cancelled', 'approve'],
     ] as const) {
       expect(canApply(from, event)).toBe(false);
       expect(() => nextStatus(from, event)).toThrow(OrderTransitionError);

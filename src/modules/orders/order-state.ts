@@ -7,6 +7,8 @@
 import { AppError } from '../../lib/errors.js';
 
 export const orderStatuses = [
+  /** The risk gate answered review: the order exists but holds no money and no stock until risk staff decide. */
+  'held_for_review',
   'pending_payment',
   'paid',
   'paid_awaiting_stock',
@@ -21,6 +23,9 @@ export const orderStatuses = [
 export type OrderStatus = (typeof orderStatuses)[number];
 
 const transitions = {
+  // A held order, once approved, continues as a new order would: pending payment (a balance order is then paid at once).
+  approve: { from: ['held_for_review'], to: 'pending_payment' },
+  reject: { from: ['held_for_review'], to: 'cancelled' },
   pay: { from: ['pending_payment', 'cancelled'], to: 'paid' },
   fulfil: { from: ['paid', 'paid_awaiting_stock'], to: 'fulfilling' },
   deliver: { from: ['fulfilling'], to: 'delivered' },

@@ -7,7 +7,8 @@ import { AppError } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import { runTogether } from '../../db/raw.js';
 import type { CatalogService } from '../catalog/service.js';
-import type { AgentService } from '../agents/service.js';
+import type { AgentService, SellerInfo } from '../agents/service.js';
+import type { AgentAllocationRow, InventoryService } from '../inventory/service.js';
 import { IdParams, Strict, errorResponses } from '../../http/schemas.js';
 import { staffOf } from '../../http/auth.js';
 import type { CustomerService } from '../customers/service.js';
@@ -16,6 +17,9 @@ import { orderStatuses } from './order-state.js';
 import { createIdempotency } from './idempotency.js';
 import { toView, type Buyer, type OrderService } from './service.js';
 import type { PaymentService } from '../payments/service.js';
+import type { AssessInput, RiskService } from '../risk/service.js';
+import type { RiskReviews } from '../risk/reviews.js';
+import { gateInputOf, refuseUnlessPassed } from '../risk/gate-http.js';
 
 const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 const Order = Type.Object({
@@ -44,12 +48,13 @@ const OrderResult = Type.Object({
   codes: Type.Array(Code),
   usage_instructions: Type.String(),
   payment: Type.Optional(Type.Object({ payment_id: Type.String(), trade_no: Type.String(), provider: Type.String(), amount_fen: Type.Integer(), client_params: Type.Record(Type.String(), Type.Unknown()) })),
+  review: Type.Optional(Type.Object({ decision_id: Type.String() }, { description: 'set when the order is held for a risk review (202): no money taken, no stock held until it is decided' })),
 });
 
 /** The API key's owner, as orders record it ("partner:p1", "agent:agt_…"). */
 const ownerOf = (request: FastifyRequest) => `${request.apiKey!.ownerType}:${request.apiKey!.ownerId}`;
 
-export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Platform; orders: OrderService; payments: PaymentService; customers: CustomerService; catalog: CatalogService; agents: AgentService; usageInstructions: (skuId: string) => Promise<string> }) {
+export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Platform; orders: OrderService; payments: PaymentService; customers: CustomerService; catalog: CatalogService; agents: AgentService; inventory: InventoryService; usageInstructions: (skuId: string) => Promise<string>; risk?: RiskService; reviews?: RiskReviews }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { orders, platform } = opts;
   const idempotency = createIdempotency(platform);
@@ -71,8 +76,9 @@ export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Pl
       config: { signed: true },
       schema: {
         tags: ['open api'],
-        summary: 'Place an order (Idempotency-Key required). Paid from the prepaid balance: reserved, paid and delivered at once; the codes are in the response.',
-        headers: Type.Object({ 'idempotency-key': Type.String({ minLength: 8, maxLength: 255, pattern: '^[A-Za-z0-9_.:-]+$' }) }),
+        summary:
+          'Place an order (Idempotency-Key required). Paid from the prepaid balance: reserved, paid and delivered at once; the codes are in the response. The risk gate may refuse it (403 RISK_BLOCKED), ask for a captcha (403 CHALLENGE_REQUIRED: retry with the same key and X-Captcha) or hold it for review (202, held_for_review: nothing charged or reserved until decided; retry with the same key to see it).',
+        headers: Type.Object({ 'idempotency-key': Type.String({ minLength: 8, maxLength: 255, pattern: '^[A-Za-z0-9_.:-]+$' }), 'x-device-id': Type.Optional(Type.String({ maxLength: 256 })), 'x-device-signals': Type.Optional(Type.String({ maxLength: 4096 })), 'x-captcha': Type.Optional(Type.String({ maxLength: 4096 })) }),
         body: Strict({
           sku_id: Id('sku'),
           quantity: Type.Integer({ minimum: 1, maximum: 1000 }),
@@ -80,42 +86,75 @@ export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Pl
           payer_openid: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'WeChat openid of the payer (JSAPI)' })),
           customer: Type.Optional(Strict({ provider: Type.Union(identityProviders.map((p) => Type.Literal(p))), external_id: Type.String({ minLength: 1, maxLength: 128 }) }, { description: 'for partners: the end customer the order is for' })),
         }),
-        response: { 201: OrderResult, 200: OrderResult, ...errorResponses },
+        response: { 201: OrderResult, 200: OrderResult, 202: OrderResult, ...errorResponses },
       },
     },
     async (request, reply) => {
       const key = request.headers['idempotency-key'];
+      let account: AssessInput['account'];
       const owner = ownerOf(request);
       const scope = `${owner}:orders`;
       const b = request.body;
       let buyer: Buyer;
-      if (request.apiKey!.ownerType === 'agent') buyer = { type: 'agent', id: request.apiKey!.ownerId };
-      else {
+      if (request.apiKey!.ownerType === 'agent') {
+        buyer = { type: 'agent', id: request.apiKey!.ownerId };
+        account = { type: 'agent', id: buyer.id };
+      } else {
         if (!b.customer) throw new AppError('VALIDATION_FAILED', 'customer: required for partner orders', [{ field: 'customer', message: 'required' }]);
-        buyer = { type: 'customer', id: (await opts.customers.resolve({ identity: { provider: b.customer.provider, externalId: b.customer.external_id } })).customerId };
+        // The customer's creation time comes with the identity lookup (the same read), for the new-account rules.
+        const c = await opts.customers.resolve({ identity: { provider: b.customer.provider, externalId: b.customer.external_id } });
+        buyer = { type: 'customer', id: c.customerId };
+        account = { type: 'customer', id: c.customerId, ...(c.createdAt ? { createdAt: c.createdAt } : {}) };
       }
       // Checked before anything is written: a JSAPI payment cannot start without its payer.
       if (b.payment === 'wechat' && !b.payer_openid) throw new AppError('VALIDATION_FAILED', 'payer_openid: required to pay with WeChat (JSAPI)', [{ field: 'payer_openid', message: 'required for wechat' }]);
       const orderId = newId('ord', platform.clock.now());
+      const risk = opts.risk;
+      let held: { decision_id: string } | undefined;
+      await risk?.warm();
       const result = await platform.db.transaction(async (tx) => {
         // The key is claimed first, with the response it will replay (the new order's id); a twin request waits for this
         // one. The SKU's terms are read in the same round trip.
-        const [claimed, skuRows, agentRows] = await runTogether(tx, [
+        const [claimed, skuRows, agentRows, allocationRows] = await runTogether(tx, [
           idempotency.claimStatement(scope, key, b, { statusCode: 201, body: { order_id: orderId } }),
           opts.catalog.saleInfoStatement(b.sku_id),
-          ...(buyer.type === 'agent' ? [opts.agents.sellerStatement(buyer.id)] : []),
+          // An agent buyer: its level, status, chain and the chain's product scopes, and the SKU's agent quotas.
+          ...(buyer.type === 'agent' ? [opts.agents.sellerStatement(buyer.id), opts.inventory.agentAllocationsStatement(b.sku_id)] : []),
+          // A customer's earlier orders (capped), for the gate's first-order rules: in the same round trip.
+          ...(buyer.type === 'customer' && risk ? [orders.priorOrdersStatement(buyer)] : []),
         ]);
+        const priorRows = buyer.type === 'customer' ? (agentRows as { n: number }[] | undefined) : undefined;
         const prior = await idempotency.settleClaim(tx, claimed!, scope, key, b);
         if (prior) return { status: 200, orderId: (prior.body as { order_id: string }).order_id, order: undefined, codes: undefined };
         const saleInfo = opts.catalog.saleInfoFrom(skuRows!, b.sku_id);
-        const buyerAgent = agentRows?.[0] as { id: string; depth: number; status: string } | undefined;
+        const buyerAgent = buyer.type === 'agent' ? (agentRows?.[0] as SellerInfo | undefined) : undefined;
+        if (buyer.type === 'agent' && !buyerAgent) throw new AppError('NOT_FOUND', `agent ${buyer.id} not found`);
+        const agentAllocations = allocationRows as AgentAllocationRow[] | undefined;
         if (b.payment !== 'balance' && !opts.payments.configured(b.payment)) throw new AppError('VALIDATION_FAILED', `payment: ${b.payment} is not configured here`, [{ field: 'payment', message: 'not configured' }]);
-        const order = await orders.createOrder({ buyer, skuId: b.sku_id, quantity: b.quantity, channel: 'api', payment: b.payment === 'balance' ? 'balance' : 'external', provider: b.payment, apiKeyOwner: owner, revealNow: true, orderId, saleInfo, buyerAgent }, tx);
-        return { status: 201, orderId: order.id, order, codes: order.deliveredCodes };
+        // The gate sees the priced order before anything is written: a block or challenge rolls back the key's claim, so a
+        // retry (with a captcha) is a new attempt; its counters are in Redis or memory and its log is buffered (no round trip).
+        const gate = risk
+          ? async (priced: { amountFen: number; agentId?: string }) => {
+              const d = await risk.assess({ action: 'order', ...gateInputOf(request), account, amountFen: priced.amountFen, skuId: b.sku_id, agentId: priced.agentId, priorOrders: Number(priorRows?.[0]?.n ?? 0) });
+              const verdict = refuseUnlessPassed(d);
+              if (verdict === 'review') {
+                held = { decision_id: d.decision_id };
+                await opts.reviews?.open(tx, { subjectType: 'order', subjectId: orderId, decisionId: d.decision_id });
+              }
+              return verdict;
+            }
+          : undefined;
+        const order = await orders.createOrder({ buyer, skuId: b.sku_id, quantity: b.quantity, channel: 'api', payment: b.payment === 'balance' ? 'balance' : 'external', provider: b.payment, apiKeyOwner: owner, revealNow: true, orderId, saleInfo, buyerAgent, agentAllocations, gate }, tx);
+        return { status: held ? 202 : 201, orderId: order.id, order, codes: order.deliveredCodes };
       });
       // A new unpaid order asks its provider for a payment after the order (and its stock) is committed.
       // A replay of an unpaid order starts a fresh payment attempt: the client may have lost the first one's parameters.
       const current = result.order ? toView(result.order) : await orders.get(result.orderId);
+      // A replay of a held order answers as the first time did (202 with its decision); it is not assessed again.
+      if (current.status === 'held_for_review') {
+        const review = held ?? (opts.reviews ? await opts.reviews.forSubject('order', current.id).then((r) => (r ? { decision_id: r.decision_id } : undefined)) : undefined);
+        return reply.code(202).send({ order: current, codes: [], usage_instructions: result.order?.usageInstructions ?? (await opts.usageInstructions(current.sku_id)), ...(review ? { review } : {}) });
+      }
       const payment = current.status === 'pending_payment' && b.payment !== 'balance' ? await startPayment(result.orderId, b.payment, b.payer_openid) : undefined;
       const order = payment ? await orders.get(result.orderId) : current;
       // Codes are never stored with the idempotent response: a replay reads them again for their owner.

@@ -8,9 +8,11 @@ import { newId } from '../../lib/ids.js';
 import { toPage } from '../../lib/pagination.js';
 import type { AuditService } from '../audit/service.js';
 import type { CatalogService, SaleInfo } from '../catalog/service.js';
+import type { ResalePriceService } from '../catalog/resale-prices.js';
 import type { VaultService } from '../vault/service.js';
 import type { LedgerService } from '../ledger/service.js';
-import type { AgentService } from '../agents/service.js';
+import type { AgentService, SellerInfo } from '../agents/service.js';
+import type { AgentAllocationRow, InventoryService } from '../inventory/service.js';
 import { accounts, type AccountSpec } from '../ledger/accounts.js';
 import { orders } from './schema.js';
 import { nextStatus, OrderTransitionError, type OrderEvent, type OrderStatus } from './order-state.js';
@@ -53,6 +55,10 @@ export interface OrderDeps {
   vault: VaultService;
   ledger: LedgerService;
   agents: AgentService;
+  /** Agents' resale prices (the catalog's price control): what a customer pays when buying through an agent. */
+  resalePrices?: Pick<ResalePriceService, 'customerPriceThrough'>;
+  /** Agent quotas (stock allocations): an agent buyer claims from its own or its nearest upline's first. */
+  inventory?: Pick<InventoryService, 'agentAllocationOf' | 'agentAllocationFor'>;
   /** Reverses the commissions an order caused, in proportion to a refund, in the refund's transaction (the commissions module). */
   commissions?: { reverse: (tx: Tx, orderId: string, refund: { refundedFen: number; amountFen: number; totalRefundedFen?: number }) => Promise<{ reversedFen: number; clawbackDueFen: number }> };
   /** The outbox insert for events (the webhooks module), run by the orders module in its own transaction. */
@@ -137,7 +143,14 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
   }
 
   async function createOrder(
-    input: { buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; payment: 'balance' | 'external'; provider?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown>; revealNow?: boolean; orderId?: string; saleInfo?: SaleInfo; buyerAgent?: { id: string; depth: number; status: string } },
+    input: {
+      buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; payment: 'balance' | 'external'; provider?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown>; revealNow?: boolean; orderId?: string; saleInfo?: SaleInfo; buyerAgent?: SellerInfo; agentAllocations?: AgentAllocationRow[];
+      /**
+       * The risk gate, asked once the order is priced and before anything is written (it throws to refuse).
+       * `review` creates the order held_for_review: no money taken, no stock claimed, until risk staff decide.
+       */
+      gate?: (priced: { unitPriceFen: number; amountFen: number; agentId?: string }) => Promise<'allow' | 'review'>;
+    },
     tx: Tx,
   ): Promise<typeof orders.$inferSelect & { deliveredCodes?: DeliveredCode[]; usageInstructions: string }> {
     // The caller may have read it already, in the same transaction (the API reads it with the idempotency claim).
@@ -148,17 +161,39 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
       throw new AppError('VALIDATION_FAILED', `quantity: must be ${sku.minPerOrder}-${sku.maxPerOrder} for this SKU`, [{ field: 'quantity', message: `must be ${sku.minPerOrder}-${sku.maxPerOrder}` }]);
     }
     // A frozen agent neither buys nor sells, from the moment it is frozen.
-    const buyerAgent = input.buyer.type === 'agent' ? (input.buyerAgent ?? (await deps.agents.get(input.buyer.id, tx))) : undefined;
+    // (The API reads the agent, its chain's product scopes and the SKU's agent quotas with the SKU, in one round trip.)
+    const buyerAgent = input.buyer.type === 'agent' ? (input.buyerAgent ?? (await deps.agents.seller(input.buyer.id, tx))) : undefined;
     if (buyerAgent && buyerAgent.status !== 'active') throw new AppError('FORBIDDEN', 'this agent is frozen: its purchases and sales are stopped');
-    if (input.agentId && input.agentId !== buyerAgent?.id && (await deps.agents.get(input.agentId, tx)).status !== 'active') throw new AppError('FORBIDDEN', 'the selling agent is frozen: its sales are stopped', [{ field: 'agent_id', message: 'frozen' }]);
-    const hasLevelPrices = Object.keys(sku.agentPrices).length > 0;
-    const level = buyerAgent && hasLevelPrices ? buyerAgent.depth : undefined;
-    const unitPrice = deps.catalog.priceFor(sku, level);
+    if (input.agentId && input.agentId !== buyerAgent?.id) {
+      const seller = await deps.agents.seller(input.agentId, tx);
+      if (seller.status !== 'active') throw new AppError('FORBIDDEN', 'the selling agent is frozen: its sales are stopped', [{ field: 'agent_id', message: 'frozen' }]);
+      deps.agents.assertInScope(seller, sku);
+    }
+    // A downline never sells more than its upline: every scope on the buyer agent's chain must cover the SKU.
+    if (buyerAgent) deps.agents.assertInScope(buyerAgent, sku);
+    // The agent's level (depth) prices it: explicit level price, else markup rules, else retail (see level-pricing.ts).
+    let unitPrice = deps.catalog.priceFor(sku, buyerAgent?.depth);
+    // An agent buyer claims from its own quota, else its nearest upline's, then from the free pool; nobody else touches them.
+    const allocationId = (buyerAgent && deps.inventory
+      ? input.agentAllocations ? deps.inventory.agentAllocationOf(input.agentAllocations, buyerAgent.path) : await deps.inventory.agentAllocationFor(sku.id, buyerAgent.path, tx)
+      : null) ?? undefined;
     const now = p.clock.now();
     const deadline = new Date(now.getTime() + settings.paymentWindowMinutes * 60_000);
     const orderId = input.orderId ?? newId('ord', now);
+    // A customer's order without a named agent goes to the agent the customer is bound to (referral binding), if any.
+    if (input.buyer.type === 'customer' && !input.agentId) input = { ...input, agentId: (await deps.agents.boundAgentOf(input.buyer.id, tx)) ?? undefined };
+    // A customer buying through an agent pays that agent's resale price (never below the SKU's minimum): price control
+    // holds on the agents' own channels, not only on what they declare.
+    if (input.buyer.type === 'customer' && input.agentId && deps.resalePrices) unitPrice = (await deps.resalePrices.customerPriceThrough(input.agentId, sku.id, tx)) ?? unitPrice;
 
-    if (input.payment === 'balance') return { ...(await sellFromBalance(tx, { ...input, orderId, unitPrice, costFen: sku.costFen, deadline })), usageInstructions: sku.usageInstructions };
+    if (input.gate && (await input.gate({ unitPriceFen: unitPrice, amountFen: unitPrice * input.quantity, agentId: input.agentId })) === 'review') {
+      const [held] = await tx
+        .insert(orders)
+        .values({ id: orderId, buyerType: input.buyer.type, buyerId: input.buyer.id, apiKeyOwner: input.apiKeyOwner ?? null, skuId: sku.id, quantity: input.quantity, unitPriceFen: unitPrice, amountFen: unitPrice * input.quantity, channel: input.channel, agentId: input.agentId ?? null, status: 'held_for_review', paymentProvider: input.payment === 'balance' ? 'balance' : (input.provider ?? null), paymentDeadline: deadline, deliveryTarget: input.deliveryTarget ?? null, createdAt: now, updatedAt: now })
+        .returning();
+      return { ...held!, usageInstructions: sku.usageInstructions };
+    }
+    if (input.payment === 'balance') return { ...(await sellFromBalance(tx, { ...input, orderId, unitPrice, costFen: sku.costFen, deadline, allocationId })), usageInstructions: sku.usageInstructions };
     // One buyer's unpaid orders are created one at a time, so the unpaid-reservation limit holds under concurrency.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`order-buyer:${input.buyer.type}:${input.buyer.id}`}))`);
     {
@@ -187,7 +222,7 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
       })
       .returning();
     const order = inserted!;
-    await deps.vault.reserve({ skuId: sku.id, quantity: input.quantity, holder: orderId, until: deadline }, tx);
+    await deps.vault.reserve({ skuId: sku.id, quantity: input.quantity, holder: orderId, until: deadline, allocationId }, tx);
     await emit(tx, order, [{ type: 'order.created', data: { sku_id: sku.id, quantity: input.quantity, amount_fen: order.amountFen } }]);
     return { ...order, usageInstructions: sku.usageInstructions };
   }
@@ -199,7 +234,7 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
    * delivered (and revealed to an API caller) in one step, and the order
    * written once, in its final state as the state machine computes it.
    */
-  async function sellFromBalance(tx: Tx, input: { buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown>; revealNow?: boolean; orderId: string; unitPrice: number; costFen: number; deadline: Date }) {
+  async function sellFromBalance(tx: Tx, input: { buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown>; revealNow?: boolean; orderId: string; unitPrice: number; costFen: number; deadline: Date; allocationId?: string }) {
     const now = p.clock.now();
     const amount = input.unitPrice * input.quantity;
     // Money first: a buyer who cannot pay fails before touching stock, and the lock on the buyer's balance row
@@ -207,7 +242,7 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     await postSale(tx, { id: input.orderId, amountFen: amount, quantity: input.quantity }, buyerAccount(input.buyer), input.costFen);
     // Claimed straight into their final state (sold, delivered, and revealed for an API caller) with their history.
     // (read straight away, in the same statement, when they go to an API caller now).
-    const claim = { skuId: input.skuId, quantity: input.quantity, holder: input.orderId, until: input.deadline, ctx: { actorType: 'order' as const, actorId: input.orderId, ref: input.orderId } };
+    const claim = { skuId: input.skuId, quantity: input.quantity, holder: input.orderId, until: input.deadline, allocationId: input.allocationId, ctx: { actorType: 'order' as const, actorId: input.orderId, ref: input.orderId } };
     const { ids, plain } = input.revealNow
       ? await deps.vault.claimAndOpen({ ...claim, then: ['sell', 'deliver', 'reveal'] }, tx)
       : { ids: await deps.vault.reserve({ ...claim, then: ['sell', 'deliver'] }, tx), plain: undefined };
@@ -279,6 +314,50 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     await emit(tx, order, [{ type: 'order.paid', data: { amount_fen: o.amountFen, provider: payment.provider } }]);
     order = await fulfil(tx, order);
     return { order, applied: true };
+  }
+
+  /**
+   * Risk staff approved a held order (in their transaction): it continues as a
+   * new order would. A balance order is paid, claimed and delivered now (or
+   * waits for stock, paid); any other becomes pending_payment with a fresh
+   * deadline and its stock reserved, and the client's retry with the same
+   * Idempotency-Key starts the payment.
+   */
+  async function releaseHeld(tx: Tx, orderId: string) {
+    const o = await lockOrder(tx, orderId);
+    let order = await move(tx, o, 'approve', { paymentDeadline: new Date(p.clock.now().getTime() + settings.paymentWindowMinutes * 60_000) });
+    const agent = o.buyerType === 'agent' ? await deps.agents.seller(o.buyerId, tx) : undefined;
+    if (agent && agent.status !== 'active') throw new AppError('FORBIDDEN', 'the buying agent is frozen: its purchases are stopped; reject the order instead');
+    const allocationId = (agent && deps.inventory ? await deps.inventory.agentAllocationFor(o.skuId, agent.path, tx) : null) ?? undefined;
+    if (o.paymentProvider === 'balance') {
+      const sku = await deps.catalog.getSku(o.skuId, tx);
+      await postSale(tx, o, buyerAccount({ type: o.buyerType as BuyerType, id: o.buyerId }), sku.costFen);
+      order = await move(tx, order, 'pay', { paidAt: p.clock.now() });
+      await emit(tx, order, [{ type: 'order.paid', data: { amount_fen: o.amountFen, provider: 'balance' } }]);
+      if (allocationId) await deps.vault.reserve({ skuId: o.skuId, quantity: o.quantity, holder: o.id, until: new Date(p.clock.now().getTime() + 60_000), allocationId }, tx).catch((e: unknown) => {
+        if (!(e instanceof AppError && e.code === 'OUT_OF_STOCK')) throw e;
+      });
+      return toView(await fulfil(tx, order));
+    }
+    await deps.vault.reserve({ skuId: o.skuId, quantity: o.quantity, holder: o.id, until: order.paymentDeadline, allocationId }, tx);
+    await emit(tx, order, [{ type: 'order.created', data: { sku_id: o.skuId, quantity: o.quantity, amount_fen: o.amountFen } }]);
+    return toView(order);
+  }
+
+  /** Risk staff rejected a held order: cancelled; it never held money or stock, so nothing else moves. */
+  async function rejectHeld(tx: Tx, orderId: string, reason: string) {
+    const o = await lockOrder(tx, orderId);
+    const order = await move(tx, o, 'reject', { failureReason: `rejected by risk review: ${reason}`.slice(0, 500) });
+    await emit(tx, order, [{ type: 'order.cancelled', data: { reason: 'rejected by risk review' } }]);
+    return toView(order);
+  }
+
+  /** How many orders the customer had before (capped at 5: rules only ask "first order?"); run with the API's first round trip. */
+  function priorOrdersStatement(buyer: Buyer): Statement {
+    return {
+      text: `select count(*)::int as n from (select 1 from orders where buyer_type = $1 and buyer_id = $2 and status not in ('held_for_review', 'cancelled') limit 5) x`,
+      values: [buyer.type, buyer.id],
+    };
   }
 
   /** Unpaid provider orders past their deadline (to ask the provider about before cancelling). */
@@ -469,7 +548,7 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     });
   }
 
-  return { createOrder, applyPayment, dueForCancel, cancelExpired, fulfilAwaiting, keepWaiting, refund, refundInTx, revealCodes, get, getOwned, list, creditBalance, buyerAccount, OrderTransitionError };
+  return { createOrder, releaseHeld, rejectHeld, priorOrdersStatement, applyPayment, dueForCancel, cancelExpired, fulfilAwaiting, keepWaiting, refund, refundInTx, revealCodes, get, getOwned, list, creditBalance, buyerAccount, OrderTransitionError };
 }
 
 /** Whether the order belongs to this viewer: the API key that placed it, or its buyer. */

@@ -17,15 +17,22 @@ interface Actor {
 
 export const MAX_EXPORT_CODES = 50_000;
 
+/** Staff risk (the risk module) as the vault sees it: may this staff member see clear codes, and counting the ones they see. */
+export interface StaffCodeGuard {
+  assertAllowed(staffId: string): Promise<void>;
+  consume(staffId: string, kind: 'reveal' | 'export', codes: number): Promise<void>;
+}
+
 /**
  * Bulk export of clear codes, the most dangerous thing the vault does: one
  * staff member asks (with a reason), a different one approves, the asker
  * downloads once. The file carries a watermark naming the asker and the
  * export, on every row, so a leaked file says where it came from.
  */
-export function createExports(p: Platform, deps: { audit: AuditService; openCodes: (ids: string[]) => Promise<Map<string, PlainCode>> }) {
+export function createExports(p: Platform, deps: { audit: AuditService; openCodes: (ids: string[]) => Promise<Map<string, PlainCode>>; staffGuard?: StaffCodeGuard }) {
   async function request(input: { skuId: string; batchId?: string; state?: string; maxCodes: number; reason: string }, actor: Actor) {
     if (input.maxCodes < 1 || input.maxCodes > MAX_EXPORT_CODES) throw new AppError('VALIDATION_FAILED', `max_codes: must be 1-${MAX_EXPORT_CODES}`, [{ field: 'max_codes', message: `must be 1-${MAX_EXPORT_CODES}` }]);
+    await deps.staffGuard?.assertAllowed(actor.id);
     const id = newId('exp', p.clock.now());
     return p.db.transaction(async (tx) => {
       const [row] = await tx
@@ -58,6 +65,8 @@ export function createExports(p: Platform, deps: { audit: AuditService; openCode
     const [row] = await p.db.select().from(codeExports).where(eq(codeExports.id, id));
     if (!row) throw notFound('export', id);
     if (row.requestedBy !== actor.id) throw new AppError('FORBIDDEN', 'only the person who asked for an export may download it');
+    // Counted at its size (the most it can hold) before anything is opened; a blocked staff member gets nothing.
+    if (row.status === 'approved') await deps.staffGuard?.consume(actor.id, 'export', row.maxCodes);
     // Claim the download first: a second click, or a parallel one, gets nothing.
     const [claimed] = await p.db
       .update(codeExports)

@@ -14,7 +14,7 @@ import type { DbOrTx } from '../../db/client.js';
 import { checkRow, type ImportSource, type RawCodeRow } from './import-parser.js';
 import { PatternError, checkPattern, generateCode, type CodePattern } from './code-pattern.js';
 import { createStock, type SealedRow } from './stock.js';
-import { createExports } from './exports.js';
+import { createExports, type StaffCodeGuard } from './exports.js';
 
 export type { PlainCode } from './data-keys.js';
 
@@ -60,7 +60,7 @@ const MAX_REPORTED_REJECTIONS = 1000;
  * data-keys.ts), finds duplicates through a keyed hash of the secret, and
  * moves codes through their life only by the state machine in code-state.ts.
  */
-export function createVaultService(p: Platform, deps: { audit: AuditService; catalog: CatalogService }) {
+export function createVaultService(p: Platform, deps: { audit: AuditService; catalog: CatalogService; staffGuard?: StaffCodeGuard }) {
   const keys = createDataKeys(p);
   const stock = createStock(p, deps);
 
@@ -308,6 +308,8 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
   /** A staff member sees one clear code: needs vault:reveal (checked by the route) and a reason; always audited. */
   async function revealToStaff(codeId: string, reason: string, actor: Actor): Promise<PlainCode & { id: string }> {
     const plain = await open(codeId);
+    // Counted (and refused when blocked) only once the code exists, before it leaves.
+    await deps.staffGuard?.consume(actor.id, 'reveal', 1);
     await deps.audit.record({ actorType: 'staff', actorId: actor.id, action: 'vault.reveal', targetType: 'code', targetId: codeId, ip: actor.ip, details: { reason } });
     return { id: codeId, ...plain };
   }
@@ -364,7 +366,7 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
     return rows.length;
   }
 
-  const exports = createExports(p, { audit: deps.audit, openCodes });
+  const exports = createExports(p, { audit: deps.audit, openCodes, staffGuard: deps.staffGuard });
 
   return {
     importCodes,

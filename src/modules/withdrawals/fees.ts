@@ -6,7 +6,7 @@ import { AppError } from '../../lib/errors.js';
 export const withdrawalMethods = ['bank_transfer', 'wechat_transfer', 'manual'] as const;
 export type WithdrawalMethod = (typeof withdrawalMethods)[number];
 
-export const withdrawalStatuses = ['requested', 'approved', 'paid', 'rejected'] as const;
+export const withdrawalStatuses = ['requested', 'awaiting_second_approval', 'approved', 'paid', 'rejected'] as const;
 export type WithdrawalStatus = (typeof withdrawalStatuses)[number];
 
 export interface FeeRule {
@@ -54,12 +54,49 @@ export function maskPayoutAccount(account: string): string {
   return `${'*'.repeat(Math.min(8, account.length - 4))}${account.slice(-4)}`;
 }
 
-/** The state machine: requested -> approved -> paid; requested | approved -> rejected. */
+/**
+ * The state machine: requested -> approved -> paid; at or above the dual
+ * approval amount requested -> awaiting_second_approval -> approved -> paid;
+ * any state before paid -> rejected.
+ */
 export function canMove(from: string, to: WithdrawalStatus): boolean {
-  if (to === 'approved') return from === 'requested';
+  if (to === 'awaiting_second_approval') return from === 'requested';
+  if (to === 'approved') return from === 'requested' || from === 'awaiting_second_approval';
   if (to === 'paid') return from === 'approved';
-  if (to === 'rejected') return from === 'requested' || from === 'approved';
+  if (to === 'rejected') return from === 'requested' || from === 'awaiting_second_approval' || from === 'approved';
   return false;
+}
+
+/** How many finance staff must approve a withdrawal of this amount: two at or above the threshold. */
+export function approvalsNeeded(amountFen: Fen, dualApprovalFen: Fen): 1 | 2 {
+  return amountFen >= dualApprovalFen ? 2 : 1;
+}
+
+export interface WithdrawalLimits {
+  /** at or above this amount (fen) two different finance staff must approve */
+  dualApprovalFen: Fen;
+  /** most an agent may request per day (fen, summed over the day's withdrawals that were not rejected) */
+  dailyLimitFen: Fen;
+  /** most withdrawals an agent may request per day (rejected ones not counted) */
+  dailyCount: number;
+}
+
+/** Checks a new request against the day's earlier ones; null when it fits, else the refusal naming amount_fen. */
+export function checkDailyLimits(amountFen: Fen, today: { count: number; amountFen: Fen }, limits: WithdrawalLimits): AppError | null {
+  if (today.count + 1 > limits.dailyCount) {
+    return new AppError('UNPROCESSABLE', `amount_fen: at most ${limits.dailyCount} withdrawals a day; ${today.count} already requested today`, [{ field: 'amount_fen', message: `at most ${limits.dailyCount} withdrawals a day`, code: 'DAILY_COUNT_LIMIT', daily_count: limits.dailyCount, today_count: today.count }]);
+  }
+  if (today.amountFen + amountFen > limits.dailyLimitFen) {
+    const left = Math.max(0, limits.dailyLimitFen - today.amountFen);
+    return new AppError('UNPROCESSABLE', `amount_fen: at most ${limits.dailyLimitFen} fen a day; ${left} fen left today`, [{ field: 'amount_fen', message: `at most ${limits.dailyLimitFen} fen a day`, code: 'DAILY_AMOUNT_LIMIT', daily_limit_fen: limits.dailyLimitFen, today_fen: today.amountFen, left_fen: left }]);
+  }
+  return null;
+}
+
+/** Start of the China Standard Time (Asia/Shanghai, UTC+8, no daylight saving) day that `at` falls in. */
+export function chinaDayStart(at: Date): Date {
+  const offset = 8 * 3_600_000;
+  return new Date(Math.floor((at.getTime() + offset) / 86_400_000) * 86_400_000 - offset);
 }
 
 function fieldError(field: string, message: string, extra: Record<string, unknown> = {}): AppError {

@@ -8,6 +8,10 @@ import { staffOf } from '../../http/auth.js';
 import { withdrawalMethods, withdrawalStatuses } from './fees.js';
 import { statementCsv, statementFormats, statementXlsx, type Statement } from './statement.js';
 import type { WithdrawalService } from './service.js';
+import type { Tx } from '../../db/client.js';
+import type { RiskService } from '../risk/service.js';
+import type { RiskReviews } from '../risk/reviews.js';
+import { gateInputOf, refuseUnlessPassed } from '../risk/gate-http.js';
 
 const Withdrawal = Type.Object({
   id: Type.String(),
@@ -20,12 +24,16 @@ const Withdrawal = Type.Object({
   status: Type.String(),
   payout_reference: Type.Union([Type.String(), Type.Null()]),
   reject_reason: Type.Union([Type.String(), Type.Null()]),
+  approvals_needed: Type.Integer({ description: '2 at or above the dual-approval amount: two different finance staff approve' }),
+  first_approved_by: Type.Union([Type.String(), Type.Null()]),
+  first_approved_at: Type.Union([Type.String(), Type.Null()]),
   approved_by: Type.Union([Type.String(), Type.Null()]),
   approved_at: Type.Union([Type.String(), Type.Null()]),
   paid_by: Type.Union([Type.String(), Type.Null()]),
   paid_at: Type.Union([Type.String(), Type.Null()]),
   rejected_by: Type.Union([Type.String(), Type.Null()]),
   rejected_at: Type.Union([Type.String(), Type.Null()]),
+  risk_hold: Type.Boolean({ description: 'held by the risk gate: finance approval answers 409 RISK_REVIEW_PENDING until risk staff release it' }),
   created_at: Type.String(),
 });
 const WithdrawalCursor = Type.String({ pattern: '^wdr_[0-9A-HJKMNP-TV-Z]{26}$' });
@@ -49,7 +57,7 @@ async function sendStatement(reply: FastifyReply, s: Statement, format: 'json' |
   return reply.type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet').header('content-disposition', `attachment; filename="${name}.xlsx"`).send(await statementXlsx(s));
 }
 
-export async function withdrawalRoutes(fastify: FastifyInstance, opts: { withdrawals: WithdrawalService }) {
+export async function withdrawalRoutes(fastify: FastifyInstance, opts: { withdrawals: WithdrawalService; risk?: RiskService; reviews?: RiskReviews }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { withdrawals } = opts;
 
@@ -59,8 +67,8 @@ export async function withdrawalRoutes(fastify: FastifyInstance, opts: { withdra
       config: { signed: true },
       schema: {
         tags: ['open api'],
-        summary: 'Withdraw available commission (Idempotency-Key required). The amount leaves the available commission at once; finance approves and pays it, or rejects it and the money comes back.',
-        headers: Type.Object({ 'idempotency-key': Type.String({ minLength: 8, maxLength: 255, pattern: '^[A-Za-z0-9_.:-]+$' }) }),
+        summary: 'Withdraw available commission (Idempotency-Key required). The amount leaves the available commission at once; finance approves and pays it, or rejects it and the money comes back. At most WITHDRAWAL_DAILY_COUNT withdrawals and WITHDRAWAL_DAILY_LIMIT_FEN a China Standard Time day (422, field amount_fen). The risk gate may refuse it (403 RISK_BLOCKED / CHALLENGE_REQUIRED, nothing written) or hold it (risk_hold: true) until risk staff review it.',
+        headers: Type.Object({ 'idempotency-key': Type.String({ minLength: 8, maxLength: 255, pattern: '^[A-Za-z0-9_.:-]+$' }), 'x-device-id': Type.Optional(Type.String({ maxLength: 256 })), 'x-captcha': Type.Optional(Type.String({ maxLength: 4096 })) }),
         body: Strict({
           amount_fen: Type.Integer({ minimum: 1, maximum: 100_000_000_00 }),
           method: Type.Union(withdrawalMethods.map((m) => Type.Literal(m))),
@@ -72,7 +80,17 @@ export async function withdrawalRoutes(fastify: FastifyInstance, opts: { withdra
     async (request, reply) => {
       const agentId = agentOf(request);
       const b = request.body;
-      const done = await withdrawals.request({ agentId, amountFen: b.amount_fen, method: b.method, payoutAccount: b.payout_account, idempotencyKey: request.headers['idempotency-key'], apiKeyId: request.apiKey!.keyId, ip: request.ip });
+      const { risk, reviews } = opts;
+      await risk?.warm();
+      const gate = risk
+        ? async (tx: Tx, withdrawalId: string) => {
+            const d = await risk.assess({ action: 'withdrawal', ...gateInputOf(request), account: { type: 'agent', id: agentId }, agentId, amountFen: b.amount_fen });
+            const verdict = refuseUnlessPassed(d);
+            if (verdict === 'review') await reviews?.open(tx, { subjectType: 'withdrawal', subjectId: withdrawalId, decisionId: d.decision_id });
+            return verdict;
+          }
+        : undefined;
+      const done = await withdrawals.request({ agentId, amountFen: b.amount_fen, method: b.method, payoutAccount: b.payout_account, idempotencyKey: request.headers['idempotency-key'], apiKeyId: request.apiKey!.keyId, ip: request.ip, gate });
       return reply.code(done.statusCode).send(done.withdrawal);
     },
   );
@@ -116,7 +134,7 @@ export async function withdrawalRoutes(fastify: FastifyInstance, opts: { withdra
 
   app.post(
     '/admin/withdrawals/:id/approve',
-    { config: { permission: 'finance:withdrawals' }, schema: { tags, summary: 'Approve a requested withdrawal (a second approve is 409)', params: IdParams('wdr'), response: { 200: Withdrawal, ...errorResponses } } },
+    { config: { permission: 'finance:withdrawals' }, schema: { tags, summary: 'Approve a requested withdrawal. At or above WITHDRAWAL_DUAL_APPROVAL_FEN the first approval leaves it awaiting_second_approval and a different finance staff member must approve it (the same one again is 409); a frozen agent\'s withdrawal cannot be approved (403); approving an approved one is 409', params: IdParams('wdr'), response: { 200: Withdrawal, ...errorResponses } } },
     async (request) => withdrawals.approve(request.params.id, staffOf(request)),
   );
 
@@ -124,7 +142,7 @@ export async function withdrawalRoutes(fastify: FastifyInstance, opts: { withdra
     '/admin/withdrawals/:id/pay',
     {
       config: { permission: 'finance:withdrawals' },
-      schema: { tags, summary: 'Record that an approved withdrawal was paid out (amount less fee leaves cash; the fee is income)', params: IdParams('wdr'), body: Strict({ reference: Type.String({ minLength: 3, maxLength: 128, description: 'the bank\'s or WeChat\'s transfer reference' }) }), response: { 200: Withdrawal, ...errorResponses } },
+      schema: { tags, summary: 'Record that an approved withdrawal was paid out (amount less fee leaves cash; the fee is income). Whoever approved it may not record the payment (403); nor while the agent is frozen (403)', params: IdParams('wdr'), body: Strict({ reference: Type.String({ minLength: 3, maxLength: 128, description: 'the bank\'s or WeChat\'s transfer reference' }) }), response: { 200: Withdrawal, ...errorResponses } },
     },
     async (request) => withdrawals.pay(request.params.id, staffOf(request), request.body.reference),
   );

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, pgTable, text } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, index, pgTable, text } from 'drizzle-orm/pg-core';
 import { bytea, createdAt, tstz } from '../../db/columns.js';
 import { agents } from '../agents/schema.js';
 
@@ -27,6 +27,9 @@ export const withdrawals = pgTable(
     status: text('status').notNull().default('requested'),
     /** the API key that asked */
     requestedBy: text('requested_by'),
+    /** at or above the dual-approval amount: the first of two finance staff who approved (approved_by is the second) */
+    firstApprovedBy: text('first_approved_by'),
+    firstApprovedAt: tstz('first_approved_at'),
     approvedBy: text('approved_by'),
     approvedAt: tstz('approved_at'),
     paidBy: text('paid_by'),
@@ -36,12 +39,16 @@ export const withdrawals = pgTable(
     rejectedBy: text('rejected_by'),
     rejectedAt: tstz('rejected_at'),
     rejectReason: text('reject_reason'),
+    /** The risk gate answered review: finance cannot approve until risk staff release it (risk_reviews). */
+    riskHold: boolean('risk_hold').notNull().default(false),
     createdAt: createdAt(),
   },
   (t) => [
     index('withdrawals_agent_idx').on(t.agentId),
     index('withdrawals_status_idx').on(t.status),
     check('withdrawals_amounts', sql`${t.amountFen} > 0 and ${t.feeFen} >= 0 and ${t.feeFen} < ${t.amountFen}`),
-    check('withdrawals_status', sql`${t.status} in ('requested', 'approved', 'paid', 'rejected')`),
+    check('withdrawals_status', sql`${t.status} in ('requested', 'awaiting_second_approval', 'approved', 'paid', 'rejected')`),
+    // The daily limits sum an agent's withdrawals of the day.
+    index('withdrawals_agent_created_idx').on(t.agentId, t.createdAt),
   ],
 );

@@ -1,3 +1,4 @@
+import { seededRandom } from '../../../src/lib/seeded-random.js';
 /**
  * The simulated supplier's books: catalogue, balance, orders and the
  * behaviours that make it misbehave. No I/O here; server.ts puts HTTP and
@@ -85,17 +86,7 @@ export interface SimOrder {
   error?: string;
 }
 
-/** mulberry32: small, seedable, good enough to make test runs repeatable. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 

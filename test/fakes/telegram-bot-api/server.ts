@@ -132,6 +132,13 @@ export async function startFakeBotApi(options: { token: string; clock?: Clock; w
       return true;
     },
 
+    sendMessage(params) {
+      const { chat_id: chatId, text } = params;
+      if ((typeof chatId !== 'number' && typeof chatId !== 'string') || chatId === '') throw bad('chat_id is empty');
+      if (typeof text !== 'string' || text.length < 1 || text.length > 4096) throw bad('message text is empty or too long');
+      return { message_id: messageId++, date: nowSeconds(), chat: { id: chatId, type: 'supergroup' }, text };
+    },
+
     getStarTransactions(params) {
       const offset = params.offset === undefined ? 0 : Number(params.offset);
       const limit = params.limit === undefined ? 100 : Number(params.limit);
