@@ -24,12 +24,14 @@ export interface PlatformOverrides {
   logger?: Logger;
   /** In-memory embedded database (tests) instead of DATA_DIR. */
   inMemory?: boolean;
+  /** The in-memory database starts from this migrated image (see OpenOptions.image). */
+  databaseImage?: Blob;
 }
 
 export async function openPlatform(config: Config, o: PlatformOverrides = {}): Promise<Platform> {
   const database =
     o.database ??
-    (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: o.inMemory ? undefined : config.dataDir, poolSize: config.databasePoolSize }));
+    (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: o.inMemory ? undefined : config.dataDir, poolSize: config.databasePoolSize, image: o.inMemory ? o.databaseImage : undefined }));
   return {
     config,
     database,

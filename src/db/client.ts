@@ -44,14 +44,19 @@ export interface OpenOptions {
   databaseUrl?: string;
   /** Directory for the embedded database; `undefined` with no URL means in memory. */
   dataDir?: string;
+  /**
+   * An in-memory embedded database starts from this image (a PGlite data-dir dump) instead of running initdb: the
+   * tests take one migrated image and open every file's database from it (about 4 s less each). Migrations still run.
+   */
+  image?: Blob;
   poolSize?: number;
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolSize ?? 10) : openPglite(opts.dataDir);
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolSize ?? 10) : openPglite(opts.dataDir, opts.image);
 }
 
-async function openPglite(dataDir: string | undefined): Promise<Database> {
+async function openPglite(dataDir: string | undefined, image?: Blob): Promise<Database> {
   // Loaded only in embedded mode: the WASM build weighs some 40 MB that a real-server deployment need not carry.
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle: drizzlePglite } = await import('drizzle-orm/pglite');
@@ -62,7 +67,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     mkdirSync(dirname(dir), { recursive: true });
     client = new PGlite(dir);
   } else {
-    client = new PGlite();
+    client = image ? new PGlite({ loadDataDir: image }) : new PGlite();
   }
   await client.waitReady;
   const db = drizzlePglite(client, { schema }) as unknown as Db;

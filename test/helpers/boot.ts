@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -86,10 +86,19 @@ export async function bootTestApp(opts: { clock?: Clock; env?: Record<string, st
   return openTestApp({ ...fresh.env, ...opts.env }, { ...opts, cleanup: fresh.cleanup });
 }
 
+let image: Blob | undefined;
+/** The migrated embedded database the global setup prepared (test/helpers/pglite-image.ts), read once per worker. */
+function migratedImage(): Blob | undefined {
+  const file = process.env.KQ_TEST_PGLITE_IMAGE;
+  if (!file || !existsSync(file)) return undefined;
+  image ??= new Blob([readFileSync(file)]);
+  return image;
+}
+
 /** The app on an existing database (a child process reopening what a test created); `cleanup` drops it on close. */
 export async function openTestApp(env: Record<string, string>, opts: { clock?: Clock; onDisk?: boolean; logger?: Logger; cleanup?: () => Promise<void> } = {}): Promise<TestApp> {
   const config = loadConfig(env);
-  const platform = await openPlatform(config, { inMemory: !opts.onDisk, clock: opts.clock, logger: opts.logger });
+  const platform = await openPlatform(config, { inMemory: !opts.onDisk, clock: opts.clock, logger: opts.logger, databaseImage: opts.onDisk || config.databaseUrl ? undefined : migratedImage() });
   const services = createServices(platform);
   const app = await buildApp(platform, services);
   await app.ready();
