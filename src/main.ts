@@ -35,7 +35,7 @@ async function main() {
   const lines = [
     '',
     `  kaquan is running on ${platform.database.kind === 'pglite' ? `embedded PostgreSQL (${config.dataDir})` : 'PostgreSQL'} and ${platform.kv.kind === 'redis' ? 'Redis' : 'in-process cache'}`,
-    `  admin API   ${base}/admin/...  (log in: POST ${base}/admin/auth/login)`,
+    `  admin API   ${base}/admin/...  (log in: POST ${base}/admin/auth/login with an X-Device-Id header)`,
     `  API docs    ${base}/docs`,
     `  health      ${base}/healthz  ${base}/readyz`,
   ];
