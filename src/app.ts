@@ -38,6 +38,16 @@ import { commissionRoutes } from './modules/commissions/routes.js';
 import { riskRoutes } from './modules/risk/routes.js';
 import { riskReviewRoutes } from './modules/risk/review-routes.js';
 import { riskBacktestStaffRoutes } from './modules/risk/backtest-routes.js';
+import { campaignRoutes } from './modules/marketing/campaign-routes.js';
+import { campaignRoiRoutes } from './modules/marketing/campaign-roi-routes.js';
+import { couponRoutes } from './modules/marketing/coupon-routes.js';
+import { pointsRoutes } from './modules/marketing/points-routes.js';
+import { rechargeRoutes } from './modules/marketing/recharge-routes.js';
+import { fissionRoutes } from './modules/marketing/fission-routes.js';
+import { cdkRoutes } from './modules/marketing/cdk-routes.js';
+import { referralCdkRoutes } from './modules/marketing/referral-cdk-routes.js';
+import { groupBuyRoutes } from './modules/marketing/group-buy-routes.js';
+import { flashSaleRoutes } from './modules/marketing/flash-sale-routes.js';
 
 /** Builds the HTTP face of the platform from plugins and modules; nothing else happens here. */
 export async function buildApp(platform: Platform, services: Services): Promise<FastifyInstance> {
@@ -115,6 +125,16 @@ export async function buildApp(platform: Platform, services: Services): Promise<
   await app.register(orderRoutes, { platform, orders: services.orders, payments: services.payments, customers: services.customers, catalog: services.catalog, agents: services.agents, inventory: services.inventory, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions, risk: services.risk, reviews: services.riskReviews });
   await app.register(revealRoutes, { platform, revealTokens: services.revealTokens, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions });
   await app.register(inventoryRoutes, { inventory: services.inventory, vault: services.vault, expiringWithinDays: config.vaultExpiryAlertDays });
+  await app.register(campaignRoutes, { campaigns: services.campaigns });
+  await app.register(campaignRoiRoutes, { campaigns: services.campaigns, roi: services.campaignRoi });
+  await app.register(couponRoutes, { coupons: services.coupons, customers: services.customers, risk: services.risk });
+  await app.register(pointsRoutes, { points: services.points, exchange: services.pointsExchange, customers: services.customers });
+  await app.register(rechargeRoutes, { recharges: services.recharges });
+  await app.register(fissionRoutes, { fission: services.fission, customers: services.customers, risk: services.risk });
+  await app.register(cdkRoutes, { cdk: services.cdk, customers: services.customers });
+  await app.register(referralCdkRoutes, { referrals: services.referralCdks, customers: services.customers });
+  await app.register(groupBuyRoutes, { groupBuys: services.groupBuys, orders: services.orders, payments: services.payments, customers: services.customers, risk: services.risk });
+  await app.register(flashSaleRoutes, { flashSales: services.flashSales, purchase: services.flashPurchase });
 
   return app;
 }

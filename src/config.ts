@@ -278,6 +278,9 @@ export function loadConfig(env: Env = process.env) {
     withdrawalDailyCount: int(env, 'WITHDRAWAL_DAILY_COUNT', 3, 1, 1_000),
     // Days an accrued commission stays pending (the refund window) before the agent may withdraw it.
     commissionHoldDays: int(env, 'COMMISSION_HOLD_DAYS', 7, 0, 365),
+    // Points (积分): earned per 100 fen (one yuan) paid on delivered customer orders (0: off); days a lot lives (0: never expires).
+    pointsPer100Fen: int(env, 'POINTS_PER_100_FEN', 1, 0, 10_000),
+    pointsExpiryDays: int(env, 'POINTS_EXPIRY_DAYS', 365, 0, 3650),
     // Join applications under an upline's link or code: approved at once instead of waiting for the upline or staff.
     agentJoinAutoApprove: bool(env, 'AGENT_JOIN_AUTO_APPROVE', false),
     // Which agent keeps a customer reached by several agents' links (see agents/binding-rules.ts), and for how many days (0: for good).

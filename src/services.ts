@@ -34,6 +34,19 @@ import { createRiskReviews } from './modules/risk/reviews.js';
 import { modelScore } from './modules/risk/model-score.js';
 import { createStaffRiskService } from './modules/risk/staff-risk.js';
 import { createBacktestService } from './modules/risk/backtest-service.js';
+import { createPointsService } from './modules/marketing/points.js';
+import { createPointsEarning } from './modules/marketing/points-earning.js';
+import { createPointsExchange } from './modules/marketing/points-exchange.js';
+import { createRechargeService } from './modules/marketing/recharge.js';
+import { createFissionService } from './modules/marketing/fission.js';
+import { createCdkService } from './modules/marketing/cdk-service.js';
+import { createReferralCdkService } from './modules/marketing/referral-cdk.js';
+import { createCampaignService } from './modules/marketing/campaign-service.js';
+import { createCampaignRoiService } from './modules/marketing/campaign-roi.js';
+import { createCouponService } from './modules/marketing/coupon-service.js';
+import { createGroupBuyService } from './modules/marketing/group-buy-service.js';
+import { createFlashSaleService } from './modules/marketing/flash-sale-service.js';
+import { createFlashPurchase } from './modules/marketing/flash-sale-purchase.js';
 import type { PaymentProvider, ProviderName } from './modules/payments/provider.js';
 
 /** Every module's service, wired once; channels (HTTP, bots, mini-program) use only these. */
@@ -42,6 +55,10 @@ export function createServices(p: Platform) {
   const alerts = createAlertService(p);
   const auth = createAuthService(p, audit);
   const customers = createCustomerService(p);
+  // Campaigns and coupons (issue 7): coupons are used by orders (deps.coupons) and given to every new customer (new-user pack).
+  const campaigns = createCampaignService(p, { audit });
+  const coupons = createCouponService(p, { audit, campaigns });
+  customers.onCreated((customerId) => coupons.issueNewUserPack(customerId));
   const catalog = createCatalogService(p, { audit });
   // Staff risk counts the codes each staff member reveals and exports, and blocks one who takes far too many.
   const staffRisk = createStaffRiskService(p, { audit, alerts, auth }, { revealAlertPerHour: p.config.staffRevealAlertPerHour, exportAlertCodesPerDay: p.config.staffExportAlertCodesPerDay, blockMultiplier: p.config.staffRiskBlockMultiplier });
@@ -57,7 +74,9 @@ export function createServices(p: Platform) {
   const orderReports = createOrderReports(p);
   const commissions = createCommissionService(p, { audit, ledger, catalog, agents, orderReports }, { holdDays: p.config.commissionHoldDays });
   const resalePrices = createResalePriceService(p);
-  const orders = createOrderService(p, { audit, catalog, vault, ledger, agents, inventory, commissions, resalePrices, outbox: (events) => webhooks.outboxStatement(events as Parameters<typeof webhooks.outboxStatement>[0]).statement }, { paymentWindowMinutes: p.config.orderPaymentWindowMinutes, maxUnpaidPerBuyer: p.config.orderMaxUnpaidPerBuyer });
+  const orders = createOrderService(p, { audit, catalog, vault, ledger, agents, inventory, commissions, resalePrices, coupons, outbox: (events) => webhooks.outboxStatement(events as Parameters<typeof webhooks.outboxStatement>[0]).statement }, { paymentWindowMinutes: p.config.orderPaymentWindowMinutes, maxUnpaidPerBuyer: p.config.orderMaxUnpaidPerBuyer });
+  // An order cancelled unpaid gives its coupon back (in the cancelling transaction).
+  orders.onStatus('cancelled', async (tx, o) => void (o.couponId ? await coupons.releaseForOrder(tx, o.id) : undefined));
   const suppliers = createSupplierService(
     p,
     { audit, catalog, alerts, importPurchasedCodes: vault.importPurchasedCodes },
@@ -80,7 +99,24 @@ export function createServices(p: Platform) {
   const riskReviews = createRiskReviews(p, { audit, flushDecisions: risk.flush });
   riskReviews.register('order', { release: async (tx, id) => void (await orders.releaseHeld(tx, id)), reject: async (tx, id, reason) => void (await orders.rejectHeld(tx, id, reason)) });
   riskReviews.register('withdrawal', { release: (tx, id) => withdrawals.releaseRiskHold(tx, id), reject: (tx, id, reason, actor) => withdrawals.rejectHeld(tx, id, reason, actor) });
-  return { riskReviews, staffRisk, riskBacktest, risk, commissions, audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention, withdrawals, tracing, resalePrices, agentAnomalies, agentBackOffice, agentJoin, agentScopes, orderReports };
+  // Loyalty (issue 7): points ledger, earning job, exchange catalogue, recharge bonuses, fission red packets.
+  const points = createPointsService(p, { expiryDays: p.config.pointsExpiryDays });
+  const pointsEarning = createPointsEarning(p, { points, orderReports }, { pointsPer100Fen: p.config.pointsPer100Fen });
+  const pointsExchange = createPointsExchange(p, { points, audit, catalog, orders, coupons });
+  const recharges = createRechargeService(p, { ledger, audit, customers });
+  const fission = createFissionService(p, { ledger, points, audit, customers, orders });
+  // Group buying (issue 7): seats counted when a member's order is paid, freed when an unpaid one is cancelled.
+  const groupBuys = createGroupBuyService(p, { audit, catalog, customers, orders, payments, campaigns });
+  const flashSales = createFlashSaleService(p, { audit, catalog, orderReports });
+  const flashPurchase = createFlashPurchase(p, { flashSales, orders, orderReports, customers, catalog, agents, inventory, risk, reviews: riskReviews });
+  orders.onStatus('awaiting_group', (tx, o) => groupBuys.onMemberPaid(tx, o));
+  orders.onStatus('cancelled', (tx, o) => groupBuys.onOrderCancelled(tx, o));
+  // Redemption codes and referral codes (issue 7): rewards through the promotion budget, coupons and points.
+  const cdk = createCdkService(p, { audit, ledger, risk, points, coupons, orders, revealCodes: orders.revealCodes, retailPriceOf: async (skuId, tx) => (await catalog.getSku(skuId, tx)).retailPriceFen });
+  const referralCdks = createReferralCdkService(p, { audit, ledger, risk, points, coupons, agents, customers, priorOrdersStatement: orders.priorOrdersStatement });
+  // Campaign ROI reads the orders' and the ledger's sums per campaign.
+  const campaignRoi = createCampaignRoiService(p, { orderReports, ledger });
+  return { campaignRoi, campaigns, coupons, groupBuys, flashSales, flashPurchase, cdk, referralCdks, points, pointsEarning, pointsExchange, recharges, fission, riskReviews, staffRisk, riskBacktest, risk, commissions, audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention, withdrawals, tracing, resalePrices, agentAnomalies, agentBackOffice, agentJoin, agentScopes, orderReports };
 }
 
 /** The payment providers this installation has: the sandbox outside production, WeChat Pay and Telegram Stars when configured. */

@@ -25,6 +25,8 @@ export interface Database {
   executeSql<R = Record<string, unknown>>(text: string, values?: unknown[]): Promise<SqlResult<R>>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Statements sent to the database since it was opened (one increment each): benchmarks and tests assert hot paths that must not query. */
+  queryCount(): number;
 }
 
 /** The drizzle/ folder next to package.json, from src/ (tsx) or from dist/src/ (compiled). */
@@ -70,6 +72,7 @@ async function openPglite(dataDir: string | undefined, image?: Blob): Promise<Da
     client = image ? new PGlite({ loadDataDir: image }) : new PGlite();
   }
   await client.waitReady;
+  const counted = countPgliteQueries(client);
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   await migratePglite(db as never, { migrationsFolder });
   return {
@@ -90,13 +93,46 @@ async function openPglite(dataDir: string | undefined, image?: Blob): Promise<Da
     async close() {
       if (!client.closed) await client.close();
     },
+    queryCount: () => counted.n,
   };
+}
+
+/**
+ * Counts every statement a PGlite instance runs: plain queries, exec scripts and those inside transactions (BEGIN
+ * counts one). Each statement also first yields to the event loop: PGlite runs in this thread and its queued statements
+ * otherwise follow one another in microtasks, so a backlog of transactions would hold every other request (even one
+ * that needs no database) until all of them are done.
+ */
+function countPgliteQueries(client: PGlite): { n: number } {
+  const counted = { n: 0 };
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  const query = client.query.bind(client);
+  const exec = client.exec.bind(client);
+  const transaction = client.transaction.bind(client);
+  client.query = (async (...args: Parameters<PGlite['query']>) => (counted.n++, await turn(), query(...args))) as PGlite['query'];
+  client.exec = (async (...args: Parameters<PGlite['exec']>) => (counted.n++, await turn(), exec(...args))) as PGlite['exec'];
+  client.transaction = ((fn: Parameters<PGlite['transaction']>[0]) =>
+    transaction(async (tx) => {
+      counted.n++;
+      const txQuery = tx.query.bind(tx);
+      const txExec = tx.exec.bind(tx);
+      tx.query = (async (...args: Parameters<typeof tx.query>) => (counted.n++, await turn(), txQuery(...args))) as typeof tx.query;
+      tx.exec = (async (...args: Parameters<typeof tx.exec>) => (counted.n++, await turn(), txExec(...args))) as typeof tx.exec;
+      return fn(tx);
+    })) as PGlite['transaction'];
+  return counted;
 }
 
 async function openPostgres(url: string, poolSize: number): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // An idle client that loses its server must not crash the process.
   pool.on('error', () => undefined);
+  // Every statement goes through some pooled client's query (pool.query included): counted there, once each.
+  let queries = 0;
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => (queries++, query(...args));
+  });
   const db = drizzlePg(pool, { schema }) as unknown as Db;
   const lockClient = await pool.connect();
   try {
@@ -121,5 +157,6 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     async close() {
       await pool.end();
     },
+    queryCount: () => queries,
   };
 }

@@ -16,3 +16,4 @@ export * from '../modules/webhooks/schema.js';
 export * from '../modules/withdrawals/schema.js';
 export * from '../modules/tracing/schema.js';
 export * from '../modules/risk/schema.js';
+export * from '../modules/marketing/schema.js';

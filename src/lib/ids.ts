@@ -12,7 +12,8 @@ const pooledRandom = () => {
   }
   return pool[poolAt++]! / 256;
 };
-const nextUlid = monotonicFactory(pooledRandom);
+let nextUlid = monotonicFactory(pooledRandom);
+let lastMs = 0;
 
 /**
  * Public ids are a short type prefix and a ULID ("cus_01J..."): they sort by
@@ -20,7 +21,13 @@ const nextUlid = monotonicFactory(pooledRandom);
  * or enumerated like serial numbers.
  */
 export function newId(prefix: string, at: Date = new Date()): string {
-  return `${prefix}_${nextUlid(at.getTime())}`;
+  const ms = at.getTime();
+  // Monotonic within a process, so ids made in the same millisecond (or after a small clock step back) still sort in
+  // creation order. A clock that goes back by more than a minute is another clock (a test's, a restored machine):
+  // ids follow it, so their embedded time stays the time they were made at (retention reads it).
+  if (ms < lastMs - 60_000) nextUlid = monotonicFactory(pooledRandom);
+  lastMs = ms;
+  return `${prefix}_${nextUlid(ms)}`;
 }
 
 /** Random token for sessions, nonces and secrets: base64url, `bytes` of entropy. */

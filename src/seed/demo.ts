@@ -94,6 +94,15 @@ export async function seedDemo(p: Platform, s: Services, opts: { password?: stri
   const subAgent = await s.agents.create({ name: '杭州代理 Hangzhou Agent', role: 'sub_agent', parentId: distributor.id });
   await s.agents.create({ name: '西湖团长 West Lake Group Leader', role: 'group_leader', parentId: subAgent.id });
 
+  // Marketing (before the demo customer, who then receives the new-user pack at first contact).
+  const now = p.clock.now();
+  const day = 24 * 3600 * 1000;
+  const campaign = await s.campaigns.create({ name: '双十二 Double 12 (demo)', kind: 'general', budgetFen: 500_000, endsAt: new Date(now.getTime() + 30 * day) }, actor);
+  await s.coupons.createTemplate({ name: '新人礼 ¥3 off (new-user pack)', kind: 'fixed', amountOffFen: 300, minAmountFen: 1_000, validDays: 14, newUserPack: true, campaignId: campaign.id }, actor);
+  await s.coupons.createTemplate({ name: '满 50 减 5 (claimable)', kind: 'threshold', amountOffFen: 500, minAmountFen: 5_000, validDays: 7, claimable: true, totalLimit: 1_000, budgetFen: 100_000, campaignId: campaign.id }, actor);
+  await s.flashSales.create({ name: '腾讯视频月卡秒杀 (demo)', skuId: skuIds['腾讯视频']!, priceFen: 1_990, units: 10, perUserLimit: 1, startsAt: now, endsAt: new Date(now.getTime() + day), campaignId: campaign.id }, actor, 'demo-seed-flash-sale');
+  await s.recharges.createRule({ name: '充 100 送 10 (demo)', campaignId: campaign.id, tiers: [{ min_fen: 10_000, bonus_fen: 1_000 }, { min_fen: 50_000, bonus_fen: 8_000 }] }, actor);
+
   const { customerId } = await s.customers.resolve({ identity: { provider: 'telegram', externalId: '10001' }, displayName: 'Demo Buyer', locale: 'en' });
   await s.customers.setPhone(customerId, '13812341234');
 

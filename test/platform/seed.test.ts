@@ -24,6 +24,15 @@ describe('demo seed', () => {
     expect(byDepth[2]!.parent_id).toBe(byDepth[1]!.id);
     const downline = await t.services.agents.list({ limit: 20, underAgentId: byDepth[0]!.id });
     expect(downline.data).toHaveLength(2);
+
+    // Marketing: a campaign with a new-user pack (the demo customer holds it), a claimable coupon, a running flash sale, a recharge bonus.
+    const campaigns = await t.services.campaigns.list({ limit: 10 });
+    expect(campaigns.data).toHaveLength(1);
+    const customer = (await t.services.customers.list({ limit: 5 })).data[0]!;
+    const coupons = await t.services.coupons.listCoupons({ limit: 10, customerId: customer.id });
+    expect(coupons.data.map((c) => c.state)).toEqual(['available']);
+    const sales = await t.services.flashSales.list({ limit: 10 });
+    expect(sales.data.map((f) => [f.status, f.units])).toEqual([['active', 10]]);
   });
 
   it('codes are sealed at rest, decrypt only through the vault, and duplicates are refused by keyed hash', async () => {

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { Platform } from '../../platform.js';
-import type { DbOrTx } from '../../db/client.js';
+import type { DbOrTx, Tx } from '../../db/client.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import { agents, referralBindings } from './schema.js';
@@ -31,8 +31,8 @@ export interface BindingView {
  * the agents service (see createAgentService), which owns the table.
  */
 export function createReferralBindings(p: Platform) {
-  const byCode = async (code: string) => {
-    const [row] = await p.db.select({ id: agents.id, status: agents.status }).from(agents).where(eq(agents.referralCode, code.toUpperCase()));
+  const byCode = async (code: string, db: DbOrTx = p.db) => {
+    const [row] = await db.select({ id: agents.id, status: agents.status }).from(agents).where(eq(agents.referralCode, code.toUpperCase()));
     return row ?? null;
   };
 
@@ -40,14 +40,16 @@ export function createReferralBindings(p: Platform) {
    * A customer touched an agent's link or code: binds the customer to that
    * agent, or keeps the binding it has, by the configured rule. The binding
    * row is locked, so two touches at once decide one after the other.
-   * Answers the agent the customer is bound to afterwards.
+   * Answers the agent the customer is bound to afterwards. `db`: the
+   * caller's transaction, when the binding comes with something else (a
+   * referral code's rewards); it then runs as a savepoint inside it.
    */
-  async function bindCustomer(customerId: string, referralCode: string, source: string): Promise<BindingResult> {
-    const agent = await byCode(referralCode);
+  async function bindCustomer(customerId: string, referralCode: string, source: string, db?: Tx): Promise<BindingResult> {
+    const agent = await byCode(referralCode, db);
     if (!agent) throw new AppError('NOT_FOUND', `referral_code: no agent has the code ${referralCode}`, [{ field: 'referral_code', message: 'unknown code' }]);
     if (agent.status !== 'active') throw new AppError('UNPROCESSABLE', "referral_code: the code's agent is frozen and takes no customers", [{ field: 'referral_code', message: 'agent frozen' }]);
     try {
-      return await p.db.transaction(async (tx) => {
+      return await (db ?? p.db).transaction(async (tx) => {
         const now = p.clock.now();
         const expiresAt = bindingExpiry(now, p.config.referralBindingDays);
         const iso = expiresAt?.toISOString() ?? null;

@@ -32,6 +32,7 @@ export const permissions = [
   'risk:staff-unblock', // lift a staff risk block (owners only)
   'marketing:read',
   'marketing:manage',
+  'marketing:cdk-export', // export redemption codes (CDK) in clear; audited
   'support:tickets',
   'system:read',
 ] as const;

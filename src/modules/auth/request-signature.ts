@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hmacSha256Hex, safeEqual, sha256Hex } from '../../lib/crypto.js';
 
 /**
@@ -20,7 +21,8 @@ export function signatureMatches(expected: string, given: string): boolean {
 /** Headers a client sends; used by the SDK example, the tests and the benchmarks. */
 export function signedHeaders(keyId: string, secret: string, method: string, pathWithQuery: string, rawBody: string, now: Date = new Date(), nonce?: string) {
   const timestamp = String(Math.floor(now.getTime() / 1000));
-  const n = nonce ?? `${now.getTime().toString(36)}${Math.random().toString(36).slice(2, 14)}`;
+  // Random bytes, always 24 hex characters: a Math.random tail could come out shorter than the 16 the server requires.
+  const n = nonce ?? `${now.getTime().toString(36)}${randomBytes(12).toString('hex')}`;
   return {
     'x-kq-key': keyId,
     'x-kq-timestamp': timestamp,

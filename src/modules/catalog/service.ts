@@ -96,6 +96,7 @@ function checkSku(s: NewSku, prefix: string) {
 
 export interface SaleInfo {
   id: string;
+  productId: string;
   onSale: boolean;
   offSaleReason: string | null;
   kind: string;
@@ -190,7 +191,7 @@ export function createCatalogService(p: Platform, deps: { audit: AuditService })
   /** The same read as a statement, to run together with another (see runTogether). */
   function saleInfoStatement(id: string): Statement {
     return {
-      text: `select s.id, s.on_sale as "onSale", s.off_sale_reason as "offSaleReason", p.kind, s.min_per_order as "minPerOrder", s.max_per_order as "maxPerOrder",
+      text: `select s.id, s.product_id as "productId", s.on_sale as "onSale", s.off_sale_reason as "offSaleReason", p.kind, s.min_per_order as "minPerOrder", s.max_per_order as "maxPerOrder",
                     s.retail_price_fen as "retailPriceFen", s.agent_prices as "agentPrices", s.cost_fen as "costFen", s.usage_instructions as "usageInstructions", p.category,
                     (select coalesce(json_agg(json_build_object('level', r.level, 'categoryId', r.category_id, 'markupBps', r.markup_bps, 'markupFen', r.markup_fen)), '[]'::json)
                        from level_price_rules r where r.category_id is null or r.category_id = p.category) as "levelRules"

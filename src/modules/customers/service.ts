@@ -29,6 +29,9 @@ export interface CustomerView {
 
 export function createCustomerService(p: Platform) {
   const phoneHash = (phone: string) => hashPhone(p, phone);
+  /** Run once a new customer is committed (the marketing new-user pack); a failing hook is logged, never fails the caller. */
+  const createdHooks: ((customerId: string) => Promise<unknown>)[] = [];
+  const onCreated = (hook: (customerId: string) => Promise<unknown>) => void createdHooks.push(hook);
 
   async function findByIdentity(db: DbOrTx, identity: Identity): Promise<string | null> {
     return (await knownIdentity(db, identity))?.customerId ?? null;
@@ -62,7 +65,7 @@ export function createCustomerService(p: Platform) {
   async function resolve(input: { identity: Identity; unionId?: string; displayName?: string; locale?: string }): Promise<{ customerId: string; created: boolean; createdAt?: Date }> {
     const known = await knownIdentity(p.db, input.identity);
     if (known) return { customerId: known.customerId, created: false, createdAt: known.createdAt };
-    return p.db.transaction(async (tx) => {
+    const out = await p.db.transaction(async (tx) => {
       const union: Identity | undefined = input.unionId ? { provider: 'wechat_unionid', externalId: input.unionId } : undefined;
       const viaUnion = union ? await findByIdentity(tx, union) : null;
       if (viaUnion) return { customerId: await attach(tx, viaUnion, input.identity), created: false };
@@ -78,6 +81,10 @@ export function createCustomerService(p: Platform) {
       if (union) await attach(tx, id, union);
       return { customerId: id, created: true, createdAt };
     });
+    if (out.created) {
+      for (const hook of createdHooks) await hook(out.customerId).catch((err: unknown) => p.logger.error({ err, customer_id: out.customerId }, 'customer created hook failed'));
+    }
+    return out;
   }
 
   /** Links another identity to an existing customer; refuses one that belongs to somebody else. */
@@ -131,7 +138,7 @@ export function createCustomerService(p: Platform) {
     return row?.hash ?? null;
   }
 
-  return { resolve, link, setPhone, findByPhone, get, list, phoneHashOf };
+  return { resolve, link, setPhone, findByPhone, get, list, phoneHashOf, onCreated, find: (identity: Identity) => findByIdentity(p.db, identity) };
 }
 
 function toView(c: typeof customers.$inferSelect, ids: (typeof customerIdentities.$inferSelect)[]): CustomerView {

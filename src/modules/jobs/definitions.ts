@@ -39,11 +39,22 @@ export function jobDefinitions(s: Services, config: Config): JobDefinition[] {
         for (let i = 0; i < 50 && (await s.commissions.settleDue(200)) === 200; i++);
       },
     },
+    // Points: delivered customer orders earn, refunds take back in proportion (a minute after the sale, outside it).
+    { name: 'marketing.points-earn', cron: '* * * * *', handler: async () => void (await s.pointsEarning.run()) },
+    { name: 'marketing.points-expire', cron: '11 * * * *', handler: async () => void (await s.points.expireDue()) },
+    // Groups past their deadline that did not fill: failed, every paid member refunded (balance in the group's transaction, providers after).
+    // Flash sales a minute past their end: the gate's count compared with the orders (the truth), repaired, the difference recorded.
+    { name: 'marketing.flash-sales-reconcile', cron: '* * * * *', handler: async () => void (await s.flashSales.reconcileEnded()) },
+    { name: 'marketing.group-buy-expire', cron: '* * * * *', handler: async () => void (await s.groupBuys.expireDue()) },
+    // Unfinished fission red packets past their time: expired, their reserved reward back in the campaign budget.
+    { name: 'marketing.fission-expire', cron: '*/5 * * * *', handler: async () => void (await s.fission.expireDue()) },
     // Risk flags on agents (refund rate, sales spikes, self-referral) raised as alerts for staff.
     { name: 'agents.check-anomalies', cron: '29 * * * *', handler: async () => void (await s.agentAnomalies.check()) },
     // Alerts copied to the admin Telegram chat; each message row keeps its own retries, so the job itself does not retry.
     { name: 'alerts.send-admin-chat', cron: '* * * * *', retryLimit: 0, handler: async () => void (await s.alerts.adminChat.deliverDue()) },
     { name: 'payments.send-refunds', cron: '* * * * *', handler: async () => void (await s.payments.sendPendingRefunds()) },
+    // Coupons past their end are marked expired (lists already show them so; this keeps the state column honest).
+    { name: 'coupons.expire-due', cron: '13 * * * *', handler: async () => void (await s.coupons.expireDue()) },
     ...supplierJobDefinitions(s.suppliers),
     ...s.webhooks.jobDefinitions(),
   ];

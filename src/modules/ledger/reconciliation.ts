@@ -62,7 +62,7 @@ const reservingStatuses: OrderStatus[] = ['pending_payment', 'paid', 'fulfilling
 /** Orders that were never paid (a cancelled order that is paid late moves to paid). */
 const unpaidStatuses: OrderStatus[] = ['pending_payment', 'cancelled'];
 /** Orders that can have sold no code yet. */
-const undeliveredStatuses: OrderStatus[] = ['pending_payment', 'cancelled', 'paid', 'fulfilling', 'paid_awaiting_stock', 'failed'];
+const undeliveredStatuses: OrderStatus[] = ['pending_payment', 'cancelled', 'paid', 'fulfilling', 'paid_awaiting_stock', 'awaiting_group', 'failed'];
 
 /** A sale of a code to an order, and a refund putting it back in stock, as the code's history records them. */
 const SELL = `e.from_state = 'reserved' and e.to_state = 'sold'`;
@@ -136,7 +136,7 @@ const checks: CheckSpec[] = [
   {
     name: 'refunds_match_returned_codes',
     description:
-      'refunded_fen = unit price x codes given back: between the restocked codes (delivered_quantity - live - voided) and those plus the voided ones; an order refunded before delivery is refunded its whole amount; the status says refunded exactly when money went back',
+      'refunded_fen = the amount paid for the codes given back (floor(amount_fen x units / quantity): with a coupon discount a unit costs less than the list price), units between the restocked codes (delivered_quantity - live - voided) and those plus the voided ones; an order refunded before delivery is refunded its whole amount; the status says refunded exactly when money went back',
     sql: `with held as (
             select c.order_id,
                    count(*) filter (where c.state in (${list(liveStates)}))::int as live,
@@ -153,13 +153,15 @@ const checks: CheckSpec[] = [
                      when o.delivered_quantity = 0 and o.refunded_fen not in (0, o.amount_fen) then 'partial refund of an order that delivered nothing'
                      when o.delivered_quantity = 0 then null
                      when o.delivered_quantity - coalesce(h.live, 0) - coalesce(h.retired, 0) < 0 then 'more codes held than delivered'
-                     when o.refunded_fen % o.unit_price_fen <> 0 then 'refunded_fen is not a whole number of units'
-                     when o.refunded_fen < o.unit_price_fen * (o.delivered_quantity - coalesce(h.live, 0) - coalesce(h.retired, 0)) then 'codes back in stock were not refunded'
-                     when o.refunded_fen > o.unit_price_fen * (o.delivered_quantity - coalesce(h.live, 0)) then 'refunded codes that are still live'
+                     when (o.amount_fen::bigint * u.units) / o.quantity <> o.refunded_fen then 'refunded_fen is not a whole number of units'
+                     when u.units < o.delivered_quantity - coalesce(h.live, 0) - coalesce(h.retired, 0) then 'codes back in stock were not refunded'
+                     when u.units > o.delivered_quantity - coalesce(h.live, 0) then 'refunded codes that are still live'
                    end as problem
             from orders o join skus sk on sk.id = o.sku_id and not sk.reusable
             left join held h on h.order_id = o.id
-            where o.unit_price_fen > 0)
+            -- the units a refund paid for: refunds are floor(amount x units / quantity), so the nearest whole number recovers them
+            cross join lateral (select round(o.refunded_fen::numeric * o.quantity / o.amount_fen)::bigint as units) u
+            where o.amount_fen > 0)
           select * from judged where problem is not null`,
   },
   {
@@ -242,10 +244,10 @@ const checks: CheckSpec[] = [
   },
   {
     name: 'provider_paid_orders_have_a_payment',
-    description: 'an order paid other than from a balance (payment_provider is not "balance") has a succeeded payment: its money came through a provider',
+    description: 'an order paid other than from a balance or the promotion budget (payment_provider is not "balance" or "promotion") has a succeeded payment: its money came through a provider',
     sql: `select o.id as order_id, o.status, o.payment_provider, o.amount_fen
           from orders o
-          where o.status not in (${list(unpaidStatuses)}) and o.payment_provider is distinct from 'balance'
+          where o.status not in (${list(unpaidStatuses)}) and o.payment_provider is distinct from 'balance' and o.payment_provider is distinct from 'promotion'
             and not exists (select 1 from payments p where p.order_id = o.id and p.status = 'succeeded')`,
   },
 ];

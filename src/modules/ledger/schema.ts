@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { bigint, bigserial, boolean, index, pgTable, text } from 'drizzle-orm/pg-core';
 import { createdAt, tstz } from '../../db/columns.js';
 
@@ -33,9 +34,11 @@ export const ledgerTransactions = pgTable(
     refType: text('ref_type'),
     refId: text('ref_id'),
     memo: text('memo'),
+    /** The marketing campaign the money moved for (bonuses, rewards, promotion-paid orders): campaign ROI sums by it. */
+    campaignId: text('campaign_id'),
     createdAt: createdAt(),
   },
-  (t) => [index('ledger_transactions_ref_idx').on(t.refType, t.refId)],
+  (t) => [index('ledger_transactions_ref_idx').on(t.refType, t.refId), index('ledger_transactions_campaign_idx').on(t.campaignId).where(sql`campaign_id is not null`)],
 );
 
 export const ledgerEntries = pgTable(

@@ -5,13 +5,15 @@ import { databaseMessage, queryRows } from '../../db/raw.js';
 import { AppError } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import { ledgerAccounts } from './schema.js';
-import { checkPostings, type AccountSpec, type Posting } from './accounts.js';
+import { accounts, checkPostings, type AccountSpec, type Posting } from './accounts.js';
 
 export interface LedgerPost {
   kind: string;
   refType?: string;
   refId?: string;
   memo?: string;
+  /** The marketing campaign this movement belongs to (campaign ROI). */
+  campaignId?: string | null;
   postings: Posting[];
 }
 
@@ -60,7 +62,7 @@ export function createLedgerService(p: Platform) {
            select a.id, a.kind, a.owner_type, a.owner_id, a.allow_negative, 0, $2::timestamptz
            from unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::boolean[]) as a(id, kind, owner_type, owner_id, allow_negative)
            on conflict (id) do nothing),
-         txn as (insert into ledger_transactions (id, kind, ref_type, ref_id, memo, created_at) values ($1, $3, $4, $5, $6, $2::timestamptz))
+         txn as (insert into ledger_transactions (id, kind, ref_type, ref_id, memo, created_at, campaign_id) values ($1, $3, $4, $5, $6, $2::timestamptz, $14))
          insert into ledger_entries (transaction_id, account_id, amount_fen, created_at)
          select $1, u.account_id, u.amount, $2::timestamptz from unnest($12::text[], $13::bigint[]) as u(account_id, amount)`,
         [
@@ -77,6 +79,7 @@ export function createLedgerService(p: Platform) {
           specs.map((s) => s.allowNegative),
           t.postings.map((x) => x.account.id),
           t.postings.map((x) => x.amountFen),
+          t.campaignId ?? null,
         ],
         { prepare: true },
       );
@@ -134,7 +137,29 @@ export function createLedgerService(p: Platform) {
     return Number(row?.s ?? 0);
   }
 
-  return { post, balance, balances, verify, globalSum, ensureAccounts };
+  /**
+   * Per campaign, what its ledger movements cost the promotion budget (bonuses,
+   * rewards, promotion-paid orders, net of refunds: positive = spent) and the
+   * cost of the goods its orders sold.
+   */
+  async function campaignCosts(campaignIds: string[], db: DbOrTx = p.db): Promise<Map<string, { promotionFen: number; costOfGoodsFen: number }>> {
+    const out = new Map(campaignIds.map((id) => [id, { promotionFen: 0, costOfGoodsFen: 0 }]));
+    if (!campaignIds.length) return out;
+    const rows = await queryRows<{ campaign_id: string; promotion: string; cogs: string }>(
+      db,
+      `select t.campaign_id,
+              coalesce(-sum(e.amount_fen) filter (where e.account_id = $2), 0)::text as promotion,
+              coalesce(-sum(e.amount_fen) filter (where e.account_id = $3), 0)::text as cogs
+       from ledger_transactions t join ledger_entries e on e.transaction_id = t.id
+       where t.campaign_id = any($1::text[]) and e.account_id in ($2, $3)
+       group by t.campaign_id`,
+      [campaignIds, accounts.promotionExpense.id, accounts.costOfGoods.id],
+    );
+    for (const r of rows) out.set(r.campaign_id, { promotionFen: Number(r.promotion), costOfGoodsFen: Number(r.cogs) });
+    return out;
+  }
+
+  return { post, balance, balances, verify, globalSum, ensureAccounts, campaignCosts };
 }
 
 export type LedgerService = ReturnType<typeof createLedgerService>;

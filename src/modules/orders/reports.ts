@@ -1,6 +1,6 @@
 import type { Platform } from '../../platform.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
-import { queryRows } from '../../db/raw.js';
+import { queryRows, type Statement } from '../../db/raw.js';
 
 /**
  * Read-only reports over the orders table for other modules (commissions,
@@ -27,6 +27,18 @@ export interface OrderForAccrual {
   agent_id: string | null;
   buyer_type: string;
   buyer_id: string;
+}
+
+/** What one campaign's orders brought (see campaignSales); sums come back as numbers or numeric strings. */
+export interface CampaignSalesRow {
+  campaign_id: string;
+  orders: number;
+  units: number;
+  revenue_fen: string | number;
+  discount_fen: string | number;
+  markdown_fen: string | number;
+  commission_fen: string | number;
+  new_customers: number;
 }
 
 /** One agent's paid orders over the anomaly windows (see agents/anomalies.ts). */
@@ -176,7 +188,89 @@ export function createOrderReports(p: Platform) {
     );
   }
 
-  return { buyersOfAgentsSince, deliveredSalesOfAgent, deliveredAwaitingAccrual, lockForAccrual, agentSalesFigures, agentSalesByPeriod, netSalesOfAgentsSince, agentSalesWindows };
+  /**
+   * Sales that marketing campaigns brought, per campaign: paid orders and
+   * units, net revenue (promotion-paid orders excluded: their money came
+   * from the promotion budget), coupon discounts, the markdown of offers
+   * below the SKU's list price, commissions still owed on them (this reads
+   * the commissions table in the same query, like the accrual scan), and
+   * customers whose first order came through the campaign.
+   */
+  async function campaignSales(campaignIds: string[], db: DbOrTx = p.db): Promise<CampaignSalesRow[]> {
+    if (!campaignIds.length) return [];
+    return queryRows<CampaignSalesRow>(
+      db,
+      `with paid as (
+         select o.* from orders o
+         where o.campaign_id = any($1::text[]) and o.status not in ('held_for_review', 'pending_payment', 'cancelled')),
+       firsts as (
+         select distinct on (o.buyer_type, o.buyer_id) o.buyer_type, o.buyer_id, o.campaign_id
+         from orders o
+         where (o.buyer_type, o.buyer_id) in (select buyer_type, buyer_id from paid) and o.status not in ('held_for_review', 'pending_payment', 'cancelled')
+         order by o.buyer_type, o.buyer_id, o.created_at, o.id)
+       select c.id as campaign_id,
+              count(p.id)::int as orders,
+              coalesce(sum(p.quantity), 0)::int as units,
+              coalesce(sum(p.amount_fen - p.refunded_fen) filter (where p.payment_provider is distinct from 'promotion'), 0)::bigint as revenue_fen,
+              -- discounts and markdowns count for the part of the order not refunded
+              coalesce(sum(floor(p.discount_fen::numeric * (p.amount_fen - p.refunded_fen) / p.amount_fen)), 0)::bigint as discount_fen,
+              coalesce(sum(floor(greatest(s.retail_price_fen - p.unit_price_fen, 0)::numeric * p.quantity * (p.amount_fen - p.refunded_fen) / p.amount_fen))
+                         filter (where p.offer_kind is not null and p.payment_provider is distinct from 'promotion'), 0)::bigint as markdown_fen,
+              coalesce((select sum(k.amount_fen - k.reversed_fen) from commissions k join paid q on q.id = k.order_id where q.campaign_id = c.id), 0)::bigint as commission_fen,
+              (select count(*)::int from firsts f where f.campaign_id = c.id) as new_customers
+       from unnest($1::text[]) as c(id)
+       left join paid p on p.campaign_id = c.id
+       left join skus s on s.id = p.sku_id
+       group by c.id`,
+      [campaignIds],
+    );
+  }
+
+  /**
+   * Delivered customer orders that can earn loyalty points and have not yet
+   * (the points module's marker table is read in the same query, as the
+   * commission scan does with its own): paid by the customer, not by the
+   * promotion budget (points exchanges, CDK products).
+   */
+  async function customerOrdersAwaitingPoints(since: Date, limit: number): Promise<{ id: string; promo_paid_fen: number }[]> {
+    return queryRows(
+      p.db,
+      `select o.id, o.promo_paid_fen from orders o
+       where o.delivered_at >= $1::timestamptz and o.delivered_quantity > 0 and o.buyer_type = 'customer'
+         and coalesce(o.offer_kind, '') not in ('points', 'cdk') and coalesce(o.payment_provider, '') <> 'promotion'
+         and not exists (select 1 from points_order_awards a where a.order_id = o.id)
+       order by o.delivered_at limit $2`,
+      [since.toISOString(), limit],
+    );
+  }
+
+  /** Orders that earned points and were refunded (more) since the points module last looked. */
+  async function pointsOrdersRefundedSince(limit: number): Promise<string[]> {
+    const rows = await queryRows<{ order_id: string }>(p.db, `select a.order_id from points_order_awards a join orders o on o.id = a.order_id where o.refunded_fen > a.refunded_fen_seen order by a.order_id limit $1`, [limit]);
+    return rows.map((r) => r.order_id);
+  }
+
+  /** Units of one marketing offer in orders that are not cancelled, optionally of one buyer (flash-sale limits and reconciliation). */
+  function offerUnitsStatement(offer: { kind: string; id: string }, buyer?: { type: string; id: string }): Statement {
+    return {
+      text: `select coalesce(sum(quantity), 0)::int as n from orders where offer_kind = $1 and offer_id = $2 and status <> 'cancelled'${buyer ? ' and buyer_type = $3 and buyer_id = $4' : ''}`,
+      values: buyer ? [offer.kind, offer.id, buyer.type, buyer.id] : [offer.kind, offer.id],
+    };
+  }
+  async function offerUnits(db: DbOrTx, offer: { kind: string; id: string }, buyer?: { type: string; id: string }): Promise<number> {
+    const st = offerUnitsStatement(offer, buyer);
+    const [row] = await queryRows<{ n: number }>(db, st.text, st.values);
+    return Number(row?.n ?? 0);
+  }
+
+  /** Which of these orders are not cancelled. */
+  async function notCancelled(db: DbOrTx, orderIds: string[]): Promise<Set<string>> {
+    if (!orderIds.length) return new Set();
+    const rows = await queryRows<{ id: string }>(db, `select id from orders where id = any($1::text[]) and status <> 'cancelled'`, [orderIds]);
+    return new Set(rows.map((r) => r.id));
+  }
+
+  return { customerOrdersAwaitingPoints, pointsOrdersRefundedSince, offerUnits, offerUnitsStatement, notCancelled, campaignSales, buyersOfAgentsSince, deliveredSalesOfAgent, deliveredAwaitingAccrual, lockForAccrual, agentSalesFigures, agentSalesByPeriod, netSalesOfAgentsSince, agentSalesWindows };
 }
 
 export type OrderReports = ReturnType<typeof createOrderReports>;

@@ -29,7 +29,12 @@ const Order = Type.Object({
   sku_id: Type.String(),
   quantity: Type.Integer(),
   unit_price_fen: Type.Integer(),
-  amount_fen: Type.Integer(),
+  discount_fen: Type.Integer({ description: 'taken off by a coupon' }),
+  amount_fen: Type.Integer({ description: 'what the buyer pays: unit_price_fen x quantity - discount_fen' }),
+  coupon_id: Type.Union([Type.String(), Type.Null()]),
+  offer_kind: Type.Union([Type.String(), Type.Null()], { description: 'the marketing offer that priced it: flash_sale, group_buy, cdk, points, ...' }),
+  offer_id: Type.Union([Type.String(), Type.Null()]),
+  campaign_id: Type.Union([Type.String(), Type.Null()]),
   channel: Type.String(),
   agent_id: Type.Union([Type.String(), Type.Null()]),
   status: Type.String(),
@@ -85,6 +90,7 @@ export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Pl
           payment: Type.Union([Type.Literal('balance'), Type.Literal('wechat'), Type.Literal('stars'), Type.Literal('sandbox')], { description: 'balance pays at once; wechat, stars (Telegram Stars: an invoice link) and sandbox return what the client needs to pay' }),
           payer_openid: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'WeChat openid of the payer (JSAPI)' })),
           customer: Type.Optional(Strict({ provider: Type.Union(identityProviders.map((p) => Type.Literal(p))), external_id: Type.String({ minLength: 1, maxLength: 128 }) }, { description: 'for partners: the end customer the order is for' })),
+          coupon_id: Type.Optional(Type.String({ pattern: '^ucp_[0-9A-HJKMNP-TV-Z]{26}$', description: "one of the customer's coupons: used atomically with the order, given back if the order is cancelled unpaid" })),
         }),
         response: { 201: OrderResult, 200: OrderResult, 202: OrderResult, ...errorResponses },
       },
@@ -144,7 +150,7 @@ export async function orderRoutes(fastify: FastifyInstance, opts: { platform: Pl
               return verdict;
             }
           : undefined;
-        const order = await orders.createOrder({ buyer, skuId: b.sku_id, quantity: b.quantity, channel: 'api', payment: b.payment === 'balance' ? 'balance' : 'external', provider: b.payment, apiKeyOwner: owner, revealNow: true, orderId, saleInfo, buyerAgent, agentAllocations, gate }, tx);
+        const order = await orders.createOrder({ buyer, skuId: b.sku_id, quantity: b.quantity, channel: 'api', payment: b.payment === 'balance' ? 'balance' : 'external', provider: b.payment, apiKeyOwner: owner, revealNow: true, orderId, saleInfo, buyerAgent, agentAllocations, gate, couponId: b.coupon_id }, tx);
         return { status: held ? 202 : 201, orderId: order.id, order, codes: order.deliveredCodes };
       });
       // A new unpaid order asks its provider for a payment after the order (and its stock) is committed.

@@ -19,6 +19,12 @@ export const orders = pgTable(
     channel: text('channel').notNull(),
     agentId: text('agent_id'),
     couponId: text('coupon_id'),
+    /** A marketing offer that priced the order (flash_sale, group_buy, cdk, points, ...) and its id; its campaign, for ROI. */
+    offerKind: text('offer_kind'),
+    offerId: text('offer_id'),
+    campaignId: text('campaign_id'),
+    /** Of a customer's balance payment, the part taken from the promotional balance (given back there on refunds). */
+    promoPaidFen: integer('promo_paid_fen').notNull().default(0),
     status: text('status').notNull(),
     paymentProvider: text('payment_provider'),
     paymentDeadline: tstz('payment_deadline').notNull(),
@@ -34,7 +40,7 @@ export const orders = pgTable(
     paidAt: tstz('paid_at'),
     deliveredAt: tstz('delivered_at'),
   },
-  (t) => [index('orders_buyer_idx').on(t.buyerType, t.buyerId, t.status), index('orders_status_deadline_idx').on(t.status, t.paymentDeadline), index('orders_agent_idx').on(t.agentId), index('orders_delivered_at_idx').on(t.deliveredAt)],
+  (t) => [index('orders_buyer_idx').on(t.buyerType, t.buyerId, t.status), index('orders_status_deadline_idx').on(t.status, t.paymentDeadline), index('orders_agent_idx').on(t.agentId), index('orders_delivered_at_idx').on(t.deliveredAt), index('orders_offer_idx').on(t.offerKind, t.offerId), index('orders_campaign_idx').on(t.campaignId)],
 );
 
 /** Stored responses of retriable writes, replayed for the same key (Stripe-style). Kept at least 90 days. */

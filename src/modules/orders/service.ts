@@ -30,7 +30,12 @@ export interface OrderView {
   sku_id: string;
   quantity: number;
   unit_price_fen: number;
+  discount_fen: number;
   amount_fen: number;
+  coupon_id: string | null;
+  offer_kind: string | null;
+  offer_id: string | null;
+  campaign_id: string | null;
   channel: string;
   agent_id: string | null;
   status: string;
@@ -61,9 +66,39 @@ export interface OrderDeps {
   inventory?: Pick<InventoryService, 'agentAllocationOf' | 'agentAllocationFor'>;
   /** Reverses the commissions an order caused, in proportion to a refund, in the refund's transaction (the commissions module). */
   commissions?: { reverse: (tx: Tx, orderId: string, refund: { refundedFen: number; amountFen: number; totalRefundedFen?: number }) => Promise<{ reversedFen: number; clawbackDueFen: number }> };
+  /** Customers' coupons (the marketing module): applied to an order in its transaction, atomically within the coupon's limits. */
+  coupons?: {
+    applyToOrder: (tx: Tx, input: CouponUse) => Promise<{ discountFen: number; campaignId: string | null }>;
+    /** A late payment of an order cancelled unpaid takes its coupon again (refuses if it was used meanwhile). */
+    retakeForOrder: (tx: Tx, input: { couponId: string; orderId: string; discountFen: number }) => Promise<void>;
+  };
   /** The outbox insert for events (the webhooks module), run by the orders module in its own transaction. */
   outbox?: (events: { type: string; ownerType?: string; ownerId?: string; data: Record<string, unknown> }[]) => Statement;
 }
+
+/** What the coupons module needs to judge and price a coupon on an order. */
+export interface CouponUse {
+  couponId: string;
+  buyer: Buyer;
+  orderId: string;
+  sku: { id: string; productId: string; category: string };
+  unitPriceFen: number;
+  quantity: number;
+  amountFen: number;
+  offerKind?: string;
+}
+
+/** A marketing offer the marketing module validated: it prices the order instead of the list price. */
+export interface OrderOffer {
+  kind: 'flash_sale' | 'group_buy' | 'cdk' | 'points' | 'referral' | 'fission';
+  id: string;
+  unitPriceFen: number;
+  campaignId?: string | null;
+}
+
+/** Statuses other modules may react to, in the transaction that moved the order there. */
+export type HookedStatus = 'awaiting_group' | 'cancelled';
+export type OrderRow = typeof orders.$inferSelect;
 
 export interface OrderSettings {
   paymentWindowMinutes: number;
@@ -90,6 +125,35 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     for (const st of outbox(order, events)) await queryRows(tx, st.text, st.values);
   };
 
+  const hooks = new Map<HookedStatus, ((tx: Tx, order: OrderRow) => Promise<void>)[]>();
+  /** Another module reacts when an order enters a status (coupons released on cancel, group seats counted), in that transaction. */
+  function onStatus(status: HookedStatus, hook: (tx: Tx, order: OrderRow) => Promise<void>) {
+    hooks.set(status, [...(hooks.get(status) ?? []), hook]);
+  }
+  const runHooks = async (tx: Tx, order: OrderRow) => {
+    for (const h of hooks.get(order.status as HookedStatus) ?? []) await h(tx, order);
+  };
+
+  /**
+   * Who pays a balance order, as ledger postings summing to -amount: the
+   * promotion budget for a promotion-paid order (points, CDK), a customer's
+   * promotional balance first and then its cash balance, or the agent's
+   * balance. The promotional account row is locked, so one customer's
+   * simultaneous orders take from it one after the other.
+   */
+  async function balancePayers(tx: DbOrTx, buyer: Buyer, amountFen: number, paidBy?: 'promotion'): Promise<{ postings: { account: AccountSpec; amountFen: number }[]; promoFen: number }> {
+    if (paidBy === 'promotion') return { postings: [{ account: accounts.promotionExpense, amountFen: -amountFen }], promoFen: 0 };
+    if (buyer.type !== 'customer') return { postings: [{ account: buyerAccount(buyer), amountFen: -amountFen }], promoFen: 0 };
+    const promo = accounts.customerPromo(buyer.id);
+    const [row] = await queryRows<{ balance_fen: string }>(tx, 'select balance_fen from ledger_accounts where id = $1 for update', [promo.id]);
+    const promoFen = Math.min(amountFen, Number(row?.balance_fen ?? 0));
+    const postings = [
+      ...(promoFen > 0 ? [{ account: promo, amountFen: -promoFen }] : []),
+      ...(amountFen - promoFen > 0 ? [{ account: buyerAccount(buyer), amountFen: -(amountFen - promoFen) }] : []),
+    ];
+    return { postings, promoFen };
+  }
+
   async function lockOrder(tx: Tx, orderId: string) {
     const [o] = await tx.select().from(orders).where(eq(orders.id, orderId)).for('update');
     if (!o) throw notFound('order', orderId);
@@ -102,15 +166,16 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     return row!;
   }
 
-  /** Money in for a paid order (from the buyer's balance or the provider's cash) and its cost of goods, in one ledger transaction. */
-  async function postSale(tx: Tx, o: { id: string; amountFen: number; quantity: number }, from: AccountSpec, unitCostFen: number) {
+  /** Money in for a paid order (from balances, the promotion budget or the provider's cash) and its cost of goods, in one ledger transaction. */
+  async function postSale(tx: Tx, o: { id: string; amountFen: number; quantity: number; campaignId?: string | null }, from: AccountSpec | { account: AccountSpec; amountFen: number }[], unitCostFen: number) {
     const cost = unitCostFen * o.quantity;
     await deps.ledger.post(tx, {
       kind: 'order_payment',
       refType: 'order',
       refId: o.id,
+      campaignId: o.campaignId,
       postings: [
-        { account: from, amountFen: -o.amountFen },
+        ...(Array.isArray(from) ? from : [{ account: from, amountFen: -o.amountFen }]),
         { account: accounts.revenue, amountFen: o.amountFen },
         ...(cost > 0 ? [{ account: accounts.costOfGoods, amountFen: -cost }, { account: accounts.supplierPayable, amountFen: cost }] : []),
       ],
@@ -150,6 +215,14 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
        * `review` creates the order held_for_review: no money taken, no stock claimed, until risk staff decide.
        */
       gate?: (priced: { unitPriceFen: number; amountFen: number; agentId?: string }) => Promise<'allow' | 'review'>;
+      /** A validated marketing offer (flash sale, group buy, points, CDK): its price replaces the list price. */
+      offer?: OrderOffer;
+      /** A customer's coupon (ucp_…), applied atomically in this transaction. */
+      couponId?: string;
+      /** With payment 'balance': paid from the promotion budget (points exchange, CDK for a product); no buyer money moves. */
+      paidBy?: 'promotion';
+      /** A group-buy member's order: once paid it waits in awaiting_group, holding no codes, until the group fills or expires. */
+      awaitGroup?: boolean;
     },
     tx: Tx,
   ): Promise<typeof orders.$inferSelect & { deliveredCodes?: DeliveredCode[]; usageInstructions: string }> {
@@ -185,15 +258,32 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     // A customer buying through an agent pays that agent's resale price (never below the SKU's minimum): price control
     // holds on the agents' own channels, not only on what they declare.
     if (input.buyer.type === 'customer' && input.agentId && deps.resalePrices) unitPrice = (await deps.resalePrices.customerPriceThrough(input.agentId, sku.id, tx)) ?? unitPrice;
+    // A marketing offer (already validated by its module: window, units, limits) sets the price.
+    if (input.offer) unitPrice = input.offer.unitPriceFen;
+    if (input.paidBy && input.payment !== 'balance') throw new Error('a promotion-paid order is a balance order');
+    const gross = unitPrice * input.quantity;
+    // The coupon is taken (atomically, within its limits) before the gate, so the gate sees what the buyer really pays.
+    let discountFen = 0;
+    let campaignId = input.offer?.campaignId ?? null;
+    if (input.couponId) {
+      if (!deps.coupons) throw new AppError('VALIDATION_FAILED', 'coupon_id: coupons are not available here', [{ field: 'coupon_id', message: 'not available' }]);
+      const used = await deps.coupons.applyToOrder(tx, { couponId: input.couponId, buyer: input.buyer, orderId, sku: { id: sku.id, productId: sku.productId, category: sku.category }, unitPriceFen: unitPrice, quantity: input.quantity, amountFen: gross, offerKind: input.offer?.kind });
+      if (!Number.isSafeInteger(used.discountFen) || used.discountFen < 0 || used.discountFen >= gross) throw new Error(`coupon discount ${used.discountFen} outside 0..${gross - 1}`);
+      discountFen = used.discountFen;
+      campaignId ??= used.campaignId;
+    }
+    const marketing = { discountFen, couponId: input.couponId ?? null, offerKind: input.offer?.kind ?? null, offerId: input.offer?.id ?? null, campaignId };
+    const amount = gross - discountFen;
+    const provider = input.paidBy === 'promotion' ? 'promotion' : input.payment === 'balance' ? 'balance' : (input.provider ?? null);
 
-    if (input.gate && (await input.gate({ unitPriceFen: unitPrice, amountFen: unitPrice * input.quantity, agentId: input.agentId })) === 'review') {
+    if (input.gate && (await input.gate({ unitPriceFen: unitPrice, amountFen: amount, agentId: input.agentId })) === 'review') {
       const [held] = await tx
         .insert(orders)
-        .values({ id: orderId, buyerType: input.buyer.type, buyerId: input.buyer.id, apiKeyOwner: input.apiKeyOwner ?? null, skuId: sku.id, quantity: input.quantity, unitPriceFen: unitPrice, amountFen: unitPrice * input.quantity, channel: input.channel, agentId: input.agentId ?? null, status: 'held_for_review', paymentProvider: input.payment === 'balance' ? 'balance' : (input.provider ?? null), paymentDeadline: deadline, deliveryTarget: input.deliveryTarget ?? null, createdAt: now, updatedAt: now })
+        .values({ id: orderId, buyerType: input.buyer.type, buyerId: input.buyer.id, apiKeyOwner: input.apiKeyOwner ?? null, skuId: sku.id, quantity: input.quantity, unitPriceFen: unitPrice, amountFen: amount, ...marketing, channel: input.channel, agentId: input.agentId ?? null, status: 'held_for_review', paymentProvider: provider, paymentDeadline: deadline, deliveryTarget: input.deliveryTarget ?? null, createdAt: now, updatedAt: now })
         .returning();
       return { ...held!, usageInstructions: sku.usageInstructions };
     }
-    if (input.payment === 'balance') return { ...(await sellFromBalance(tx, { ...input, orderId, unitPrice, costFen: sku.costFen, deadline, allocationId })), usageInstructions: sku.usageInstructions };
+    if (input.payment === 'balance') return { ...(await sellFromBalance(tx, { ...input, orderId, unitPrice, amount, marketing, costFen: sku.costFen, deadline, allocationId })), usageInstructions: sku.usageInstructions };
     // One buyer's unpaid orders are created one at a time, so the unpaid-reservation limit holds under concurrency.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`order-buyer:${input.buyer.type}:${input.buyer.id}`}))`);
     {
@@ -210,7 +300,8 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
         skuId: sku.id,
         quantity: input.quantity,
         unitPriceFen: unitPrice,
-        amountFen: unitPrice * input.quantity,
+        amountFen: amount,
+        ...marketing,
         channel: input.channel,
         agentId: input.agentId ?? null,
         status: 'pending_payment',
@@ -222,7 +313,8 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
       })
       .returning();
     const order = inserted!;
-    await deps.vault.reserve({ skuId: sku.id, quantity: input.quantity, holder: orderId, until: deadline, allocationId }, tx);
+    // A group-buy seat holds no codes: they are claimed when the group fills.
+    if (!input.awaitGroup) await deps.vault.reserve({ skuId: sku.id, quantity: input.quantity, holder: orderId, until: deadline, allocationId }, tx);
     await emit(tx, order, [{ type: 'order.created', data: { sku_id: sku.id, quantity: input.quantity, amount_fen: order.amountFen } }]);
     return { ...order, usageInstructions: sku.usageInstructions };
   }
@@ -234,12 +326,23 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
    * delivered (and revealed to an API caller) in one step, and the order
    * written once, in its final state as the state machine computes it.
    */
-  async function sellFromBalance(tx: Tx, input: { buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown>; revealNow?: boolean; orderId: string; unitPrice: number; costFen: number; deadline: Date; allocationId?: string }) {
+  async function sellFromBalance(
+    tx: Tx,
+    input: { buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown>; revealNow?: boolean; orderId: string; unitPrice: number; amount: number; marketing: Pick<OrderRow, 'discountFen' | 'couponId' | 'offerKind' | 'offerId' | 'campaignId'>; paidBy?: 'promotion'; awaitGroup?: boolean; costFen: number; deadline: Date; allocationId?: string },
+  ) {
     const now = p.clock.now();
-    const amount = input.unitPrice * input.quantity;
+    const amount = input.amount;
     // Money first: a buyer who cannot pay fails before touching stock, and the lock on the buyer's balance row
     // queues one buyer's simultaneous orders, so a doomed order never holds codes that others then miss.
-    await postSale(tx, { id: input.orderId, amountFen: amount, quantity: input.quantity }, buyerAccount(input.buyer), input.costFen);
+    const payers = input.buyer.type === 'agent' && !input.paidBy ? { postings: buyerAccount(input.buyer), promoFen: 0 } : await balancePayers(tx, input.buyer, amount, input.paidBy);
+    await postSale(tx, { id: input.orderId, amountFen: amount, quantity: input.quantity, campaignId: input.marketing.campaignId }, payers.postings, input.costFen);
+    if (input.awaitGroup) {
+      // A group-buy member: paid now, codes when the group fills.
+      const order: OrderRow = { ...newOrderRow(input, now), ...input.marketing, promoPaidFen: payers.promoFen, amountFen: amount, status: nextStatus(nextStatus('pending_payment', 'pay'), 'await_group'), paymentProvider: input.paidBy ?? 'balance', paidAt: now };
+      await runTogether(tx, [insertOrderStatement(order), ...outbox(order, [{ type: 'order.paid', data: { amount_fen: amount, provider: order.paymentProvider } }])]);
+      await runHooks(tx, order);
+      return order;
+    }
     // Claimed straight into their final state (sold, delivered, and revealed for an API caller) with their history.
     // (read straight away, in the same statement, when they go to an API caller now).
     const claim = { skuId: input.skuId, quantity: input.quantity, holder: input.orderId, until: input.deadline, allocationId: input.allocationId, ctx: { actorType: 'order' as const, actorId: input.orderId, ref: input.orderId } };
@@ -248,37 +351,12 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
       : { ids: await deps.vault.reserve({ ...claim, then: ['sell', 'deliver'] }, tx), plain: undefined };
     let status: OrderStatus = 'pending_payment';
     for (const e of ['pay', 'fulfil', 'deliver'] as const) status = nextStatus(status, e);
-    const order: typeof orders.$inferSelect = {
-      id: input.orderId,
-      buyerType: input.buyer.type,
-      buyerId: input.buyer.id,
-      apiKeyOwner: input.apiKeyOwner ?? null,
-      skuId: input.skuId,
-      quantity: input.quantity,
-      unitPriceFen: input.unitPrice,
-      discountFen: 0,
-      amountFen: amount,
-      channel: input.channel,
-      agentId: input.agentId ?? null,
-      couponId: null,
-      status,
-      paymentProvider: 'balance',
-      paymentDeadline: input.deadline,
-      awaitingChoice: null,
-      deliveredQuantity: ids.length,
-      refundedFen: 0,
-      deliveryTarget: input.deliveryTarget ?? null,
-      failureReason: null,
-      createdAt: now,
-      updatedAt: now,
-      paidAt: now,
-      deliveredAt: now,
-    };
+    const order: OrderRow = { ...newOrderRow(input, now), ...input.marketing, promoPaidFen: payers.promoFen, amountFen: amount, status, paymentProvider: input.paidBy ?? 'balance', deliveredQuantity: ids.length, paidAt: now, deliveredAt: now };
     // The order row and its outbox events in one round trip.
     await runTogether(tx, [
       insertOrderStatement(order),
       ...outbox(order, [
-        { type: 'order.paid', data: { amount_fen: amount, provider: 'balance' } },
+        { type: 'order.paid', data: { amount_fen: amount, provider: order.paymentProvider } },
         { type: 'order.delivered', data: { quantity: ids.length, sku_id: input.skuId } },
       ]),
     ]);
@@ -286,15 +364,26 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     return { ...order, deliveredCodes: ids.map((id) => ({ code_id: id, card_number: plain!.get(id)?.cardNumber ?? null, secret: plain!.get(id)!.secret })) };
   }
 
+  /** A balance order's row before its outcome is filled in (status, payment, delivery). */
+  function newOrderRow(input: { buyer: Buyer; skuId: string; quantity: number; channel: string; agentId?: string; apiKeyOwner?: string; deliveryTarget?: Record<string, unknown>; orderId: string; unitPrice: number; deadline: Date }, now: Date): OrderRow {
+    return {
+      id: input.orderId, buyerType: input.buyer.type, buyerId: input.buyer.id, apiKeyOwner: input.apiKeyOwner ?? null, skuId: input.skuId, quantity: input.quantity, unitPriceFen: input.unitPrice,
+      discountFen: 0, amountFen: input.unitPrice * input.quantity, channel: input.channel, agentId: input.agentId ?? null, couponId: null, offerKind: null, offerId: null, campaignId: null, promoPaidFen: 0,
+      status: 'pending_payment', paymentProvider: 'balance', paymentDeadline: input.deadline, awaitingChoice: null, deliveredQuantity: 0, refundedFen: 0, deliveryTarget: input.deliveryTarget ?? null,
+      failureReason: null, createdAt: now, updatedAt: now, paidAt: null, deliveredAt: null,
+    };
+  }
+
   /** The order row, written once per sale by hand-written SQL (the hot path; see sellFromBalance). */
-  function insertOrderStatement(o: typeof orders.$inferSelect): Statement {
+  function insertOrderStatement(o: OrderRow): Statement {
     const ts = (d: Date | null) => d?.toISOString() ?? null;
     return {
       text: `insert into orders (id, buyer_type, buyer_id, api_key_owner, sku_id, quantity, unit_price_fen, discount_fen, amount_fen, channel, agent_id, coupon_id, status, payment_provider,
-               payment_deadline, awaiting_choice, delivered_quantity, refunded_fen, delivery_target, failure_reason, created_at, updated_at, paid_at, delivered_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::timestamptz, $16, $17, $18, $19::jsonb, $20, $21::timestamptz, $22::timestamptz, $23::timestamptz, $24::timestamptz)`,
+               payment_deadline, awaiting_choice, delivered_quantity, refunded_fen, delivery_target, failure_reason, created_at, updated_at, paid_at, delivered_at, offer_kind, offer_id, campaign_id, promo_paid_fen)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::timestamptz, $16, $17, $18, $19::jsonb, $20, $21::timestamptz, $22::timestamptz, $23::timestamptz, $24::timestamptz, $25, $26, $27, $28)`,
       values: [o.id, o.buyerType, o.buyerId, o.apiKeyOwner, o.skuId, o.quantity, o.unitPriceFen, o.discountFen, o.amountFen, o.channel, o.agentId, o.couponId, o.status, o.paymentProvider,
-        ts(o.paymentDeadline), o.awaitingChoice, o.deliveredQuantity, o.refundedFen, o.deliveryTarget ? JSON.stringify(o.deliveryTarget) : null, o.failureReason, ts(o.createdAt), ts(o.updatedAt), ts(o.paidAt), ts(o.deliveredAt)],
+        ts(o.paymentDeadline), o.awaitingChoice, o.deliveredQuantity, o.refundedFen, o.deliveryTarget ? JSON.stringify(o.deliveryTarget) : null, o.failureReason, ts(o.createdAt), ts(o.updatedAt), ts(o.paidAt), ts(o.deliveredAt),
+        o.offerKind, o.offerId, o.campaignId, o.promoPaidFen],
     };
   }
 
@@ -309,11 +398,39 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     if (o.status !== 'pending_payment' && o.status !== 'cancelled') return { order: o, applied: false };
     if (payment.amountFen !== o.amountFen) throw new AppError('UNPROCESSABLE', `paid ${payment.amountFen} fen for an order of ${o.amountFen}`, { code: 'AMOUNT_MISMATCH' });
     const sku = await deps.catalog.getSku(o.skuId, tx);
+    // A payment after the deadline: the cancel gave the coupon back, so it is taken again. If it was used meanwhile the
+    // money paid is still honoured (the buyer paid the discounted price in good faith); the overspend is logged.
+    if (o.status === 'cancelled' && o.couponId && deps.coupons) {
+      await tx.execute(sql`savepoint retake_coupon`);
+      try {
+        await deps.coupons.retakeForOrder(tx, { couponId: o.couponId, orderId: o.id, discountFen: o.discountFen });
+        await tx.execute(sql`release savepoint retake_coupon`);
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        await tx.execute(sql`rollback to savepoint retake_coupon`);
+        p.logger.warn({ order_id: o.id, coupon_id: o.couponId, reason: err.message }, 'late payment: the coupon was used again meanwhile; the discount is honoured');
+      }
+    }
     await postSale(tx, o, payment.cashAccount ?? accounts.cash, sku.costFen);
     let order = await move(tx, o, 'pay', { paidAt: p.clock.now() });
     await emit(tx, order, [{ type: 'order.paid', data: { amount_fen: o.amountFen, provider: payment.provider } }]);
-    order = await fulfil(tx, order);
+    order = await afterPayment(tx, order);
     return { order, applied: true };
+  }
+
+  /** A paid order goes on: a group-buy member waits for its group (the group module is told), any other is fulfilled. */
+  async function afterPayment(tx: Tx, order: OrderRow) {
+    if (order.offerKind !== 'group_buy') return fulfil(tx, order);
+    const waiting = await move(tx, order, 'await_group');
+    await runHooks(tx, waiting);
+    return waiting;
+  }
+
+  /** The group filled: a member's order claims its codes and is delivered (or waits for stock, paid). */
+  async function releaseGroupOrder(tx: Tx, orderId: string) {
+    const o = await lockOrder(tx, orderId);
+    if (o.status !== 'awaiting_group') throw new AppError('CONFLICT', `the order is ${o.status}, not waiting for its group`);
+    return toView(await fulfil(tx, o));
   }
 
   /**
@@ -329,17 +446,19 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     const agent = o.buyerType === 'agent' ? await deps.agents.seller(o.buyerId, tx) : undefined;
     if (agent && agent.status !== 'active') throw new AppError('FORBIDDEN', 'the buying agent is frozen: its purchases are stopped; reject the order instead');
     const allocationId = (agent && deps.inventory ? await deps.inventory.agentAllocationFor(o.skuId, agent.path, tx) : null) ?? undefined;
-    if (o.paymentProvider === 'balance') {
+    if (o.paymentProvider === 'balance' || o.paymentProvider === 'promotion') {
       const sku = await deps.catalog.getSku(o.skuId, tx);
-      await postSale(tx, o, buyerAccount({ type: o.buyerType as BuyerType, id: o.buyerId }), sku.costFen);
-      order = await move(tx, order, 'pay', { paidAt: p.clock.now() });
-      await emit(tx, order, [{ type: 'order.paid', data: { amount_fen: o.amountFen, provider: 'balance' } }]);
+      const payers = await balancePayers(tx, { type: o.buyerType as BuyerType, id: o.buyerId }, o.amountFen, o.paymentProvider === 'promotion' ? 'promotion' : undefined);
+      await postSale(tx, o, payers.postings, sku.costFen);
+      order = await move(tx, order, 'pay', { paidAt: p.clock.now(), promoPaidFen: payers.promoFen });
+      await emit(tx, order, [{ type: 'order.paid', data: { amount_fen: o.amountFen, provider: o.paymentProvider } }]);
+      if (order.offerKind === 'group_buy') return toView(await afterPayment(tx, order));
       if (allocationId) await deps.vault.reserve({ skuId: o.skuId, quantity: o.quantity, holder: o.id, until: new Date(p.clock.now().getTime() + 60_000), allocationId }, tx).catch((e: unknown) => {
         if (!(e instanceof AppError && e.code === 'OUT_OF_STOCK')) throw e;
       });
       return toView(await fulfil(tx, order));
     }
-    await deps.vault.reserve({ skuId: o.skuId, quantity: o.quantity, holder: o.id, until: order.paymentDeadline, allocationId }, tx);
+    if (order.offerKind !== 'group_buy') await deps.vault.reserve({ skuId: o.skuId, quantity: o.quantity, holder: o.id, until: order.paymentDeadline, allocationId }, tx);
     await emit(tx, order, [{ type: 'order.created', data: { sku_id: o.skuId, quantity: o.quantity, amount_fen: o.amountFen } }]);
     return toView(order);
   }
@@ -349,6 +468,7 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     const o = await lockOrder(tx, orderId);
     const order = await move(tx, o, 'reject', { failureReason: `rejected by risk review: ${reason}`.slice(0, 500) });
     await emit(tx, order, [{ type: 'order.cancelled', data: { reason: 'rejected by risk review' } }]);
+    await runHooks(tx, order);
     return toView(order);
   }
 
@@ -378,6 +498,7 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
         if (held.length) await deps.vault.transition(held, 'release', { actorType: 'system', ref: `${id} payment deadline passed` }, tx);
         const order = await move(tx, o, 'cancel', { failureReason: 'payment deadline passed' });
         await emit(tx, order, [{ type: 'order.cancelled', data: { reason: 'payment deadline passed' } }]);
+        await runHooks(tx, order);
         n++;
       });
     }
@@ -406,11 +527,12 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
       if (viewer && !ownedBy(o, viewer)) throw notFound('order', orderId);
       if (o.status !== input.onlyIf.status) throw new AppError('CONFLICT', `the order is ${o.status}, not ${input.onlyIf.status}`);
     }
-    const refundedUnits = Math.round(o.refundedFen / Math.max(1, o.unitPriceFen));
+    // Refunds are priced per unit of what was paid (floor(amount x units / quantity)), so the units already refunded are recovered by rounding.
+    const refundedUnits = o.amountFen > 0 ? Math.round((o.refundedFen * o.quantity) / o.amountFen) : 0;
     let restock: string[] = [];
     let voided: string[] = [];
     let undelivered = 0;
-    if (o.status === 'paid_awaiting_stock') {
+    if (o.status === 'paid_awaiting_stock' || o.status === 'awaiting_group') {
       // Nothing was handed over: the whole outstanding quantity is refunded.
       undelivered = o.quantity - refundedUnits;
       if (input.quantity !== undefined && input.quantity !== undelivered) throw new AppError('VALIDATION_FAILED', `quantity: an order waiting for stock is refunded whole (${undelivered})`, [{ field: 'quantity', message: `must be ${undelivered}` }]);
@@ -440,14 +562,16 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     const ctx = { actorType: (actor.type ?? 'staff') as 'staff' | 'system' | 'customer', actorId: actor.id, ref: `${orderId} refund: ${input.reason}` };
     if (restock.length) await deps.vault.transition(restock, 'restock', ctx, tx);
     if (voided.length) await deps.vault.transition(voided, 'void', ctx, tx);
-    // The last unit refunded takes whatever is left, so a whole refund always returns exactly what was paid.
-    const amount = refundedUnits + units >= o.quantity ? o.amountFen - o.refundedFen : Math.min(o.unitPriceFen * units, o.amountFen - o.refundedFen);
+    // What the refunded units cost the buyer (with a coupon, less than the list price); a whole refund returns exactly what was paid.
+    const paidFor = (n: number) => Math.floor((o.amountFen * Math.min(n, o.quantity)) / o.quantity);
+    const amount = paidFor(refundedUnits + units) - o.refundedFen;
+    if (amount <= 0) throw new AppError('CONFLICT', 'nothing left to refund on this order');
     const destination = input.destination ?? buyerAccount({ type: o.buyerType as BuyerType, id: o.buyerId });
-    await deps.ledger.post(tx, { kind: 'order_refund', refType: 'order', refId: o.id, memo: input.reason, postings: [{ account: accounts.revenue, amountFen: -amount }, { account: destination, amountFen: amount }] });
+    await deps.ledger.post(tx, { kind: 'order_refund', refType: 'order', refId: o.id, memo: input.reason, campaignId: o.campaignId, postings: [{ account: accounts.revenue, amountFen: -amount }, ...refundPostings(o, amount, destination)] });
     // Codes back in stock are no longer a cost; voided ones stay a loss.
     const sku = await deps.catalog.getSku(o.skuId, tx);
     const restockedCost = sku.costFen * restock.length;
-    if (restockedCost > 0) await deps.ledger.post(tx, { kind: 'cost_of_goods_reversal', refType: 'order', refId: o.id, postings: [{ account: accounts.supplierPayable, amountFen: -restockedCost }, { account: accounts.costOfGoods, amountFen: restockedCost }] });
+    if (restockedCost > 0) await deps.ledger.post(tx, { kind: 'cost_of_goods_reversal', refType: 'order', refId: o.id, campaignId: o.campaignId, postings: [{ account: accounts.supplierPayable, amountFen: -restockedCost }, { account: accounts.costOfGoods, amountFen: restockedCost }] });
     const refundedFen = o.refundedFen + amount;
     const order = await move(tx, o, refundedFen >= o.amountFen ? 'refund' : 'refund_partly', { refundedFen });
     // The commissions this sale caused shrink with it (negative entries); up to the order's refunded total, so a repeat changes nothing.
@@ -455,6 +579,24 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     await deps.audit.record({ actorType: actor.type ?? 'staff', actorId: actor.id, action: 'order.refund', targetType: 'order', targetId: orderId, ip: actor.ip, details: { amount_fen: amount, units, restocked: restock.length, voided: voided.length, to: destination.id, reason: input.reason } }, tx);
     await emit(tx, order, [{ type: 'order.refunded', data: { amount_fen: amount, units, restocked: restock.length, voided: voided.length } }]);
     return { order: toView(order), amountFen: amount, units, restocked: restock.length, voided: voided.length, commissions };
+  }
+
+  /**
+   * Where refunded money goes: back to the promotion budget for a
+   * promotion-paid order; to the promotional balance for the part of a
+   * customer's payment that came from it (in proportion, so promotional
+   * money never turns into cash); the rest to `destination`.
+   */
+  function refundPostings(o: OrderRow, amount: number, destination: AccountSpec): { account: AccountSpec; amountFen: number }[] {
+    if (o.paymentProvider === 'promotion') return [{ account: accounts.promotionExpense, amountFen: amount }];
+    if (o.promoPaidFen <= 0 || o.amountFen <= 0) return [{ account: destination, amountFen: amount }];
+    const promoShare = (refunded: number) => Math.floor((o.promoPaidFen * refunded) / o.amountFen);
+    const promo = promoShare(o.refundedFen + amount) - promoShare(o.refundedFen);
+    const rest = amount - promo;
+    return [
+      ...(promo > 0 ? [{ account: accounts.customerPromo(o.buyerId), amountFen: promo }] : []),
+      ...(rest > 0 ? [{ account: destination, amountFen: rest }] : []),
+    ];
   }
 
   /** A refund to the buyer's balance, in its own transaction. */
@@ -548,7 +690,7 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     });
   }
 
-  return { createOrder, releaseHeld, rejectHeld, priorOrdersStatement, applyPayment, dueForCancel, cancelExpired, fulfilAwaiting, keepWaiting, refund, refundInTx, revealCodes, get, getOwned, list, creditBalance, buyerAccount, OrderTransitionError };
+  return { onStatus, releaseGroupOrder, createOrder, releaseHeld, rejectHeld, priorOrdersStatement, applyPayment, dueForCancel, cancelExpired, fulfilAwaiting, keepWaiting, refund, refundInTx, revealCodes, get, getOwned, list, creditBalance, buyerAccount, OrderTransitionError };
 }
 
 /** Whether the order belongs to this viewer: the API key that placed it, or its buyer. */
@@ -564,7 +706,12 @@ export function toView(o: typeof orders.$inferSelect): OrderView {
     sku_id: o.skuId,
     quantity: o.quantity,
     unit_price_fen: o.unitPriceFen,
+    discount_fen: o.discountFen,
     amount_fen: o.amountFen,
+    coupon_id: o.couponId,
+    offer_kind: o.offerKind,
+    offer_id: o.offerId,
+    campaign_id: o.campaignId,
     channel: o.channel,
     agent_id: o.agentId,
     status: o.status,

@@ -228,9 +228,10 @@ export function createPaymentService(p: Platform, deps: { orders: OrderService; 
     actor: { id: string; ip?: string; type?: 'staff' | 'system' | 'customer' },
   ) {
     const order = await deps.orders.get(orderId);
-    const paidByProvider = order.payment_provider !== null && order.payment_provider !== 'balance';
+    // Balance orders (and promotion-paid ones, whose refund goes back to the promotion budget) have no provider payment.
+    const paidByProvider = order.payment_provider !== null && order.payment_provider !== 'balance' && order.payment_provider !== 'promotion';
     const to = input.to ?? (paidByProvider ? 'original' : 'balance');
-    if (to === 'original' && !paidByProvider) throw new AppError('VALIDATION_FAILED', 'to: this order was paid from a balance; it is refunded to that balance', [{ field: 'to', message: 'must be balance' }]);
+    if (to === 'original' && !paidByProvider) throw new AppError('VALIDATION_FAILED', 'to: this order was paid from a balance or a promotion; it is refunded there', [{ field: 'to', message: 'must be balance' }]);
     const [pay] = paidByProvider ? await p.db.select().from(payments).where(and(eq(payments.orderId, orderId), eq(payments.status, 'succeeded'))) : [];
     if (paidByProvider && !pay) throw new AppError('CONFLICT', 'this order has no completed payment to refund');
     if (to === 'original' && pay) provider(pay.provider);
