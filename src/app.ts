@@ -48,6 +48,11 @@ import { cdkRoutes } from './modules/marketing/cdk-routes.js';
 import { referralCdkRoutes } from './modules/marketing/referral-cdk-routes.js';
 import { groupBuyRoutes } from './modules/marketing/group-buy-routes.js';
 import { flashSaleRoutes } from './modules/marketing/flash-sale-routes.js';
+import { createTelegramChannel, telegramBotRoutes } from '../bots/telegram/index.js';
+import { createChatCore } from '../bots/core/core.js';
+import { botLinkRoutes } from '../bots/core/link-routes.js';
+import { createChatLinks } from '../bots/core/links.js';
+import { wechatBotRoutes } from '../bots/wechat/routes.js';
 
 /** Builds the HTTP face of the platform from plugins and modules; nothing else happens here. */
 export async function buildApp(platform: Platform, services: Services): Promise<FastifyInstance> {
@@ -135,6 +140,12 @@ export async function buildApp(platform: Platform, services: Services): Promise<
   await app.register(referralCdkRoutes, { referrals: services.referralCdks, customers: services.customers });
   await app.register(groupBuyRoutes, { groupBuys: services.groupBuys, orders: services.orders, payments: services.payments, customers: services.customers, risk: services.risk });
   await app.register(flashSaleRoutes, { flashSales: services.flashSales, purchase: services.flashPurchase });
+  await app.register(botLinkRoutes, { links: createChatLinks(platform, services) });
+  // The Telegram bot's webhook (TELEGRAM_BOT_MODE=webhook); long polling is started by main.ts instead.
+  if (config.telegramBot?.mode === 'webhook') await app.register(telegramBotRoutes, { channel: createTelegramChannel(platform, services), webhookSecret: config.telegramBot.webhookSecret ?? '' });
+
+  // WeChat Official Account and WeCom callbacks (bots/wechat), each only when configured.
+  if (config.wechatBots.officialAccount || config.wechatBots.wecom) await app.register(wechatBotRoutes, { platform, core: createChatCore(platform, services), outbound: services.outbound });
 
   return app;
 }

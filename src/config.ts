@@ -158,6 +158,24 @@ function telegramStarsConfig(env: Env) {
 }
 
 /**
+ * The Telegram bot (bots/telegram): on when TELEGRAM_BOT_ENABLED. Long polling
+ * (development) or webhook mode (production, several instances); the webhook
+ * is PUBLIC_URL/bots/telegram/webhook, authenticated by TELEGRAM_WEBHOOK_SECRET.
+ */
+function telegramBotConfig(env: Env, nodeEnv: string) {
+  if (!bool(env, 'TELEGRAM_BOT_ENABLED', false)) return null;
+  const token = optional(env, 'TELEGRAM_BOT_TOKEN');
+  if (token === undefined) fail('TELEGRAM_BOT_TOKEN', 'is required when TELEGRAM_BOT_ENABLED is on', undefined);
+  if (!/^\d+:[A-Za-z0-9_-]{20,}$/.test(token)) fail('TELEGRAM_BOT_TOKEN', 'must be a bot token from @BotFather (123456:ABC...)', '***');
+  const apiRoot = url(env, 'TELEGRAM_API_ROOT', ['https:', 'http:']) ?? 'https://api.telegram.org';
+  const mode = oneOf(env, 'TELEGRAM_BOT_MODE', ['polling', 'webhook'] as const, nodeEnv === 'production' ? 'webhook' : 'polling');
+  const webhookSecret = optional(env, 'TELEGRAM_WEBHOOK_SECRET');
+  if (mode === 'webhook' && webhookSecret === undefined) fail('TELEGRAM_WEBHOOK_SECRET', 'is required when TELEGRAM_BOT_MODE=webhook', undefined);
+  if (webhookSecret !== undefined && !/^[A-Za-z0-9_-]{16,256}$/.test(webhookSecret)) fail('TELEGRAM_WEBHOOK_SECRET', 'must be 16-256 of A-Z, a-z, 0-9, _ and -', '***');
+  return { botToken: token, apiRoot, mode, webhookSecret: webhookSecret ?? null };
+}
+
+/**
  * Alerts also sent to an admin Telegram chat: on when ADMIN_ALERT_TELEGRAM_CHAT_ID
  * and TELEGRAM_BOT_TOKEN are set (the same bot and TELEGRAM_API_ROOT as Stars
  * payments). ADMIN_ALERT_KINDS limits it to some alert kinds (empty: all).
@@ -176,6 +194,45 @@ function adminAlertChatConfig(env: Env) {
   if (!/^\d+:[A-Za-z0-9_-]{20,}$/.test(token)) fail('TELEGRAM_BOT_TOKEN', 'must be a bot token from @BotFather (123456:ABC...)', '***');
   const apiRoot = url(env, 'TELEGRAM_API_ROOT', ['https:', 'http:']) ?? 'https://api.telegram.org';
   return { chatId, botToken: token, apiRoot, kinds };
+}
+
+/** A WeChat EncodingAESKey: 43 characters that are the base64 of 32 bytes without the trailing "=". */
+function encodingAesKey(env: Env, name: string): string | undefined {
+  const raw = optional(env, name);
+  if (raw !== undefined && !(/^[A-Za-z0-9+/]{43}$/.test(raw) && Buffer.from(`${raw}=`, 'base64').length === 32)) fail(name, 'must be the 43-character EncodingAESKey', '***');
+  return raw;
+}
+
+/**
+ * WeChat bots (bots/wechat), each off unless configured: wechaty with a
+ * puppet (WECHATY_PUPPET), the Official Account webhook (WECHAT_OA_TOKEN;
+ * safe mode with WECHAT_OA_AES_KEY + WECHAT_OA_APPID; customer-service
+ * messages need WECHAT_OA_APPSECRET too) and the WeCom callback (all of
+ * WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORP_ID).
+ */
+function wechatBotsConfig(env: Env) {
+  const puppet = optional(env, 'WECHATY_PUPPET');
+  if (puppet !== undefined && !/^(@[a-z0-9-]+\/)?[a-z0-9-]+$/.test(puppet)) fail('WECHATY_PUPPET', 'must be a puppet package name (wechaty-puppet-xxx or @scope/name)', puppet);
+  const oaToken = optional(env, 'WECHAT_OA_TOKEN');
+  if (oaToken !== undefined && !/^[A-Za-z0-9]{3,32}$/.test(oaToken)) fail('WECHAT_OA_TOKEN', 'must be 3 to 32 letters or digits', '***');
+  const oaAesKey = encodingAesKey(env, 'WECHAT_OA_AES_KEY');
+  const oaAppId = optional(env, 'WECHAT_OA_APPID');
+  const oaAppSecret = optional(env, 'WECHAT_OA_APPSECRET');
+  if (oaToken === undefined && (oaAesKey || oaAppId || oaAppSecret)) fail('WECHAT_OA_TOKEN', 'is required when any WECHAT_OA_ setting is given', undefined);
+  if (oaAesKey !== undefined && oaAppId === undefined) fail('WECHAT_OA_APPID', 'is required with WECHAT_OA_AES_KEY (safe mode)', undefined);
+  if (oaAppSecret !== undefined && oaAppId === undefined) fail('WECHAT_OA_APPID', 'is required with WECHAT_OA_APPSECRET', undefined);
+  if (oaAppId !== undefined && !/^wx[0-9a-f]{16}$/.test(oaAppId)) fail('WECHAT_OA_APPID', 'must be an AppID (wx + 16 hex digits)', oaAppId);
+  if (oaAppSecret !== undefined && !/^[0-9a-f]{32}$/.test(oaAppSecret)) fail('WECHAT_OA_APPSECRET', 'must be 32 hex digits', '***');
+  const wecomNames = ['WECOM_TOKEN', 'WECOM_AES_KEY', 'WECOM_CORP_ID'] as const;
+  const wecomGiven = wecomNames.filter((n) => optional(env, n));
+  if (wecomGiven.length > 0 && wecomGiven.length < wecomNames.length) fail(wecomNames.find((n) => !optional(env, n))!, 'is required when any WECOM_ setting is given', undefined);
+  const wecomAesKey = encodingAesKey(env, 'WECOM_AES_KEY');
+  return {
+    wechaty: puppet ? { puppet, puppetToken: optional(env, 'WECHATY_PUPPET_TOKEN') } : null,
+    officialAccount: oaToken ? { token: oaToken, aesKey: oaAesKey, appId: oaAppId, appSecret: oaAppSecret } : null,
+    wecom: wecomAesKey ? { token: optional(env, 'WECOM_TOKEN')!, aesKey: wecomAesKey, corpId: optional(env, 'WECOM_CORP_ID')! } : null,
+    apiBase: url(env, 'WECHAT_API_BASE', ['https:', 'http:']) ?? 'https://api.weixin.qq.com',
+  };
 }
 
 /** A comma-separated list of host names; a leading "*." allows subdomains. */
@@ -281,6 +338,9 @@ export function loadConfig(env: Env = process.env) {
     // Points (积分): earned per 100 fen (one yuan) paid on delivered customer orders (0: off); days a lot lives (0: never expires).
     pointsPer100Fen: int(env, 'POINTS_PER_100_FEN', 1, 0, 10_000),
     pointsExpiryDays: int(env, 'POINTS_EXPIRY_DAYS', 365, 0, 3650),
+    /** Redemption-code guessing: failures in 10 minutes per customer or device, and per IP, before POST /open/v1/cdks/redeem answers 429 without looking. */
+    cdkLockoutFailures: int(env, 'CDK_LOCKOUT_FAILURES', 10, 1, 1000),
+    cdkLockoutIpFailures: int(env, 'CDK_LOCKOUT_IP_FAILURES', 30, 1, 10_000),
     // Join applications under an upline's link or code: approved at once instead of waiting for the upline or staff.
     agentJoinAutoApprove: bool(env, 'AGENT_JOIN_AUTO_APPROVE', false),
     // Which agent keeps a customer reached by several agents' links (see agents/binding-rules.ts), and for how many days (0: for good).
@@ -289,6 +349,7 @@ export function loadConfig(env: Env = process.env) {
     sandboxPayments: bool(env, 'SANDBOX_PAYMENTS', nodeEnv !== 'production'),
     wechatPay: wechatPayConfig(env),
     telegramStars: telegramStarsConfig(env),
+    telegramBot: telegramBotConfig(env, nodeEnv),
     webhookUrlAllowlist: hostList(env, 'WEBHOOK_URL_ALLOWLIST'),
     webhookAllowPrivateNetworks: bool(env, 'WEBHOOK_ALLOW_PRIVATE_NETWORKS', nodeEnv !== 'production'),
     webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 500, 60_000),
@@ -305,6 +366,7 @@ export function loadConfig(env: Env = process.env) {
     staffExportAlertCodesPerDay: int(env, 'STAFF_EXPORT_ALERT_CODES_PER_DAY', 5000, 1, 100_000_000),
     staffRiskBlockMultiplier: int(env, 'STAFF_RISK_BLOCK_MULTIPLIER', 3, 2, 100),
     adminAlertChat: adminAlertChatConfig(env),
+    wechatBots: wechatBotsConfig(env),
     // The learned risk score (npm run risk:train); relative to the working directory. A missing file means no score.
     riskModelPath: str(env, 'RISK_MODEL_PATH', 'models/risk-model-v1.json'),
     jobsEnabled: bool(env, 'JOBS_ENABLED', true),

@@ -7,6 +7,7 @@ import { seedDemo } from './seed/demo.js';
 import { startDemoSupplier } from './seed/demo-supplier.js';
 import { startJobEngine, type JobEngine } from './modules/jobs/engine.js';
 import { jobDefinitions } from './modules/jobs/definitions.js';
+import { startChatChannels } from '../bots/channels.js';
 
 async function main() {
   let config;
@@ -30,6 +31,8 @@ async function main() {
   const jobs: JobEngine | null = config.jobsEnabled ? await startJobEngine(platform, jobDefinitions(services, config)) : null;
   const app = await buildApp(platform, services);
   await app.listen({ host: config.host, port: config.port });
+  // Chat channels: Telegram and wechaty bots when configured, and the outbound queue's senders (bots/channels.ts).
+  const channels = config.nodeEnv === 'test' ? null : await startChatChannels(platform, services);
 
   const base = config.publicUrl;
   const lines = [
@@ -51,6 +54,7 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    await channels?.stop();
     await app.close();
     await jobs?.stop();
     await supplier?.close();

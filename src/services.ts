@@ -48,6 +48,9 @@ import { createGroupBuyService } from './modules/marketing/group-buy-service.js'
 import { createFlashSaleService } from './modules/marketing/flash-sale-service.js';
 import { createFlashPurchase } from './modules/marketing/flash-sale-purchase.js';
 import type { PaymentProvider, ProviderName } from './modules/payments/provider.js';
+import { createOutboundQueue } from '../bots/core/outbound.js';
+import { createChatDeliveries } from '../bots/core/outbound-deliveries.js';
+import { createSessionStore } from '../bots/core/session.js';
 
 /** Every module's service, wired once; channels (HTTP, bots, mini-program) use only these. */
 export function createServices(p: Platform) {
@@ -112,11 +115,17 @@ export function createServices(p: Platform) {
   orders.onStatus('awaiting_group', (tx, o) => groupBuys.onMemberPaid(tx, o));
   orders.onStatus('cancelled', (tx, o) => groupBuys.onOrderCancelled(tx, o));
   // Redemption codes and referral codes (issue 7): rewards through the promotion budget, coupons and points.
-  const cdk = createCdkService(p, { audit, ledger, risk, points, coupons, orders, revealCodes: orders.revealCodes, retailPriceOf: async (skuId, tx) => (await catalog.getSku(skuId, tx)).retailPriceFen });
+  const cdk = createCdkService(p, { audit, ledger, risk, points, coupons, orders, revealCodes: orders.revealCodes, retailPriceOf: async (skuId, tx) => (await catalog.getSku(skuId, tx)).retailPriceFen }, { failuresPer10Minutes: p.config.cdkLockoutFailures, ipFailuresPer10Minutes: p.config.cdkLockoutIpFailures });
   const referralCdks = createReferralCdkService(p, { audit, ledger, risk, points, coupons, agents, customers, priorOrdersStatement: orders.priorOrdersStatement });
   // Campaign ROI reads the orders' and the ledger's sums per campaign.
   const campaignRoi = createCampaignRoiService(p, { orderReports, ledger });
-  return { campaignRoi, campaigns, coupons, groupBuys, flashSales, flashPurchase, cdk, referralCdks, points, pointsEarning, pointsExchange, recharges, fission, riskReviews, staffRisk, riskBacktest, risk, commissions, audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention, withdrawals, tracing, resalePrices, agentAnomalies, agentBackOffice, agentJoin, agentScopes, orderReports };
+  // Chat channels (issue 8): the outbound queue (adapters register their senders) and the codes it sends after external payments.
+  const outbound = createOutboundQueue(p);
+  // Chat sessions and the inbound dedupe marks (pruned daily by a job).
+  const botSessions = createSessionStore(p);
+  const chatDeliveries = createChatDeliveries(p, { queue: outbound, vault, catalog, agents, orderReports });
+  outbound.onPump(() => chatDeliveries.scanDelivered(100, 1));
+  return { botSessions, outbound, chatDeliveries, campaignRoi, campaigns, coupons, groupBuys, flashSales, flashPurchase, cdk, referralCdks, points, pointsEarning, pointsExchange, recharges, fission, riskReviews, staffRisk, riskBacktest, risk, commissions, audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention, withdrawals, tracing, resalePrices, agentAnomalies, agentBackOffice, agentJoin, agentScopes, orderReports };
 }
 
 /** The payment providers this installation has: the sandbox outside production, WeChat Pay and Telegram Stars when configured. */

@@ -17,3 +17,5 @@ export * from '../modules/withdrawals/schema.js';
 export * from '../modules/tracing/schema.js';
 export * from '../modules/risk/schema.js';
 export * from '../modules/marketing/schema.js';
+export * from '../../bots/core/schema.js';
+export * from '../../bots/core/outbound-schema.js';

@@ -82,6 +82,20 @@ export function createAgentService(p: Platform, deps: { audit: AuditService }) {
     return toView(row);
   }
 
+  /** The agent whose account is this customer (agents.customer_id: the join flow, or a chat link); the active one first. */
+  async function ofCustomer(customerId: string, db: DbOrTx = p.db): Promise<AgentView | null> {
+    const rows = await db.select().from(agents).where(eq(agents.customerId, customerId)).orderBy(agents.id);
+    const row = rows.find((r) => r.status === 'active') ?? rows[0];
+    return row ? toView(row) : null;
+  }
+
+  /** Links an agent to a customer account (the chat bots' /link command); the customer's earlier agent link is dropped. */
+  async function linkCustomer(agentId: string, customerId: string, db: DbOrTx = p.db): Promise<void> {
+    await db.update(agents).set({ customerId: null }).where(eq(agents.customerId, customerId));
+    const done = await db.update(agents).set({ customerId }).where(eq(agents.id, agentId)).returning({ id: agents.id });
+    if (!done.length) throw notFound('agent', agentId);
+  }
+
   async function byReferralCode(code: string): Promise<AgentView | null> {
     const [row] = await p.db.select().from(agents).where(eq(agents.referralCode, code.toUpperCase()));
     return row ? toView(row) : null;
@@ -156,7 +170,7 @@ export function createAgentService(p: Platform, deps: { audit: AuditService }) {
     }
   }
 
-  return { create, get, list, byReferralCode, sellerStatement, seller, assertInScope, freeze, unfreeze, chainOf, ...createReferralBindings(p) };
+  return { create, get, list, byReferralCode, ofCustomer, linkCustomer, sellerStatement, seller, assertInScope, freeze, unfreeze, chainOf, ...createReferralBindings(p) };
 }
 
 function toView(a: typeof agents.$inferSelect): AgentView {

@@ -52,6 +52,15 @@ export function jobDefinitions(s: Services, config: Config): JobDefinition[] {
     { name: 'agents.check-anomalies', cron: '29 * * * *', handler: async () => void (await s.agentAnomalies.check()) },
     // Alerts copied to the admin Telegram chat; each message row keeps its own retries, so the job itself does not retry.
     { name: 'alerts.send-admin-chat', cron: '* * * * *', retryLimit: 0, handler: async () => void (await s.alerts.adminChat.deliverDue()) },
+    // Chat messages (codes after external payments, announcements): queued from delivered orders, then sent within the
+    // platforms' limits for up to 45 s; the bots' in-process pump (outbound.start()) makes this a safety net.
+    // Inbound dedupe marks of the chat channels: platforms retry for minutes, the marks are kept 3 days.
+    { name: 'bots.prune-inbound', cron: '37 19 * * *', retryLimit: 2, handler: async () => void (await s.botSessions.pruneInbound()) },
+    { name: 'bots.outbound-deliver', cron: '* * * * *', retryLimit: 0, handler: async () => {
+        await s.chatDeliveries.scanDelivered();
+        await s.outbound.drain(45_000);
+      },
+    },
     { name: 'payments.send-refunds', cron: '* * * * *', handler: async () => void (await s.payments.sendPendingRefunds()) },
     // Coupons past their end are marked expired (lists already show them so; this keeps the state column honest).
     { name: 'coupons.expire-due', cron: '13 * * * *', handler: async () => void (await s.coupons.expireDue()) },

@@ -270,7 +270,26 @@ export function createOrderReports(p: Platform) {
     return new Set(rows.map((r) => r.id));
   }
 
-  return { customerOrdersAwaitingPoints, pointsOrdersRefundedSince, offerUnits, offerUnitsStatement, notCancelled, campaignSales, buyersOfAgentsSince, deliveredSalesOfAgent, deliveredAwaitingAccrual, lockForAccrual, agentSalesFigures, agentSalesByPeriod, netSalesOfAgentsSince, agentSalesWindows };
+  /**
+   * Delivered orders placed from a chat (delivery_target names a channel)
+   * whose codes have not yet been sent there by the bots' outbound queue (its
+   * message table is read in the same query, as the commission scan does).
+   * Balance orders delivered in the transaction that created them are left
+   * out: the conversation showed their codes already.
+   */
+  async function chatOrdersAwaitingDelivery(since: Date, limit: number): Promise<{ id: string; sku_id: string; delivered_quantity: number; delivery_target: unknown }[]> {
+    return queryRows(
+      p.db,
+      `select o.id, o.sku_id, o.delivered_quantity, o.delivery_target from orders o
+       where o.delivered_at >= $1::timestamptz and o.delivered_quantity > 0 and o.delivery_target ->> 'channel' is not null
+         and (o.payment_provider is distinct from 'balance' or o.delivered_at > o.created_at)
+         and not exists (select 1 from bot_outbound_messages m where m.dedupe_key = 'order.delivered:' || o.id)
+       order by o.delivered_at limit $2`,
+      [since.toISOString(), limit],
+    );
+  }
+
+  return { chatOrdersAwaitingDelivery, customerOrdersAwaitingPoints, pointsOrdersRefundedSince, offerUnits, offerUnitsStatement, notCancelled, campaignSales, buyersOfAgentsSince, deliveredSalesOfAgent, deliveredAwaitingAccrual, lockForAccrual, agentSalesFigures, agentSalesByPeriod, netSalesOfAgentsSince, agentSalesWindows };
 }
 
 export type OrderReports = ReturnType<typeof createOrderReports>;

@@ -11,6 +11,10 @@ import { systemClock, type Clock } from '../../../src/lib/clock.js';
  * pre_checkout_query and a successful_payment as webhook updates, delivered
  * with the secret token header. Written from the Bot API docs, independently
  * of src/modules/payments.
+ * For the chat bot (bots/telegram) it also keeps the messages the bot sends
+ * (sendMessage, sendPhoto, editMessageText, answerCallbackQuery, setWebhook)
+ * per chat, checks their limits (4096 characters, 64-byte callback_data,
+ * entities inside the text), and plays users writing and pressing buttons.
  */
 
 export interface FakeCall {
@@ -47,6 +51,27 @@ export interface TelegramUpdate {
   update_id: number;
   pre_checkout_query?: { id: string; from: FakeUser; currency: string; total_amount: number; invoice_payload: string };
   message?: Record<string, unknown>;
+  callback_query?: { id: string; from: FakeUser; chat_instance: string; data: string; message: FakeMessage };
+}
+
+export interface FakeChat {
+  id: number;
+  type: 'private' | 'group' | 'supergroup';
+  title?: string;
+  first_name?: string;
+}
+
+/** A message the bot sent (and its later edits), as Telegram keeps it. */
+export interface FakeMessage {
+  message_id: number;
+  date: number;
+  chat: FakeChat;
+  text?: string;
+  caption?: string;
+  entities?: { type: string; offset: number; length: number }[];
+  photo?: { file_id: string; width: number; height: number }[];
+  reply_markup?: { inline_keyboard: ({ text: string; callback_data?: string; url?: string })[][] };
+  edit_date?: number;
 }
 
 export interface FakeBotApi {
@@ -58,8 +83,22 @@ export interface FakeBotApi {
   transactions: FakeStarTransaction[];
   /** Answers to pre-checkout queries by query id. */
   preCheckoutAnswers: Map<string, { ok: boolean; error_message?: string }>;
-  /** Dials: getStarTransactions newest first instead of oldest first. */
-  behaviour: { newestFirst: boolean };
+  /** Dials: getStarTransactions newest first instead of oldest first; floodWait: the next `times` calls of `method` answer 429 with retry_after. */
+  behaviour: { newestFirst: boolean; floodWait?: { method: string; retryAfter: number; times: number }; unreachable: Set<number> };
+  /** Updates waiting for getUpdates (long polling), and queues one. */
+  pending: TelegramUpdate[];
+  queueUpdate(update: TelegramUpdate): void;
+  /** What the bot sent, per chat id, oldest first (edits applied in place). */
+  chats: Map<string, FakeMessage[]>;
+  /** Answers to callback queries by query id. */
+  callbackAnswers: Map<string, { text?: string; show_alert?: boolean }>;
+  /** The last setWebhook. */
+  webhook: { url: string; secret_token?: string; allowed_updates?: string[] } | null;
+  /** A user writes in a chat (default: the private chat with the bot); commands get their bot_command entity. */
+  userMessage(text: string, opts?: { userId?: number; chat?: FakeChat; languageCode?: string; firstName?: string }): TelegramUpdate;
+  /** A user presses an inline button of a message the bot sent. */
+  pressButton(message: FakeMessage, data: string, opts?: { userId?: number; languageCode?: string; firstName?: string }): TelegramUpdate;
+  messagesIn(chatId: number | string): FakeMessage[];
   /** The update Telegram sends when a user confirms the invoice: payload = our trade number; stars default to the invoice's. */
   preCheckoutUpdate(payload: string, opts?: { userId?: number; totalAmount?: number; currency?: string }): TelegramUpdate;
   /**
@@ -80,6 +119,7 @@ class ApiFailure extends Error {
   constructor(
     readonly code: number,
     readonly description: string,
+    readonly parameters?: { retry_after: number },
   ) {
     super(description);
   }
@@ -96,7 +136,12 @@ export async function startFakeBotApi(options: { token: string; clock?: Clock; w
   const preCheckoutAnswers = new Map<string, { ok: boolean; error_message?: string }>();
   const issuedQueries = new Set<string>();
   const refunded = new Set<string>();
-  const behaviour = { newestFirst: false };
+  const behaviour: FakeBotApi['behaviour'] = { newestFirst: false, unreachable: new Set() };
+  const pending: TelegramUpdate[] = [];
+  const chats = new Map<string, FakeMessage[]>();
+  const callbackAnswers = new Map<string, { text?: string; show_alert?: boolean }>();
+  const issuedCallbacks = new Set<string>();
+  let webhook: FakeBotApi['webhook'] = null;
   let updateId = 100_000;
   let messageId = 1;
 
@@ -135,8 +180,62 @@ export async function startFakeBotApi(options: { token: string; clock?: Clock; w
     sendMessage(params) {
       const { chat_id: chatId, text } = params;
       if ((typeof chatId !== 'number' && typeof chatId !== 'string') || chatId === '') throw bad('chat_id is empty');
+      if (behaviour.unreachable.has(Number(chatId))) throw new ApiFailure(403, "Forbidden: bot can't initiate conversation with a user");
       if (typeof text !== 'string' || text.length < 1 || text.length > 4096) throw bad('message text is empty or too long');
-      return { message_id: messageId++, date: nowSeconds(), chat: { id: chatId, type: 'supergroup' }, text };
+      return keep(chatId, { text, ...checkedEntities(text, params.entities), ...checkedMarkup(params.reply_markup) });
+    },
+
+    sendPhoto(params) {
+      const { chat_id: chatId, photo, caption } = params;
+      if ((typeof chatId !== 'number' && typeof chatId !== 'string') || chatId === '') throw bad('chat_id is empty');
+      if (photo === undefined || photo === '') throw bad('there is no photo in the request');
+      if (caption !== undefined && (typeof caption !== 'string' || caption.length > 1024)) throw bad('message caption is too long');
+      const fileId = `photo${randomBytes(6).toString('hex')}`;
+      return keep(chatId, { photo: [{ file_id: fileId, width: 512, height: 512 }], ...(caption ? { caption } : {}), ...checkedMarkup(params.reply_markup) });
+    },
+
+    editMessageText(params) {
+      const { chat_id: chatId, message_id: id, text } = params;
+      if (typeof text !== 'string' || text.length < 1 || text.length > 4096) throw bad('message text is empty or too long');
+      const msg = (chats.get(String(chatId)) ?? []).find((m) => m.message_id === Number(id));
+      if (!msg || msg.text === undefined) throw bad('message to edit not found');
+      const next = { text, ...checkedEntities(text, params.entities), ...checkedMarkup(params.reply_markup) };
+      if (JSON.stringify([msg.text, msg.entities, msg.reply_markup]) === JSON.stringify([next.text, next.entities, next.reply_markup])) {
+        throw bad('message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message');
+      }
+      msg.text = next.text;
+      msg.entities = next.entities;
+      msg.reply_markup = next.reply_markup;
+      msg.edit_date = nowSeconds();
+      return { ...msg };
+    },
+
+    answerCallbackQuery(params) {
+      const id = params.callback_query_id;
+      if (typeof id !== 'string' || !issuedCallbacks.has(id) || callbackAnswers.has(id)) throw bad('query is too old and response timeout expired or query ID is invalid');
+      callbackAnswers.set(id, { ...(typeof params.text === 'string' ? { text: params.text } : {}), ...(params.show_alert === true ? { show_alert: true } : {}) });
+      return true;
+    },
+
+    setWebhook(params) {
+      if (typeof params.url !== 'string') throw bad('url is empty');
+      if (params.secret_token !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(String(params.secret_token))) throw bad('secret token contains unallowed characters');
+      webhook = { url: params.url, ...(typeof params.secret_token === 'string' ? { secret_token: params.secret_token } : {}), ...(Array.isArray(params.allowed_updates) ? { allowed_updates: params.allowed_updates as string[] } : {}) };
+      return true;
+    },
+
+    deleteWebhook() {
+      webhook = null;
+      return true;
+    },
+
+    // Long polling with a short wait: what is queued from offset on (confirming older ones), else nothing after 100 ms.
+    async getUpdates(params) {
+      if (webhook) throw new ApiFailure(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first");
+      const offset = params.offset === undefined ? 0 : Number(params.offset);
+      while (pending.length && pending[0]!.update_id < offset) pending.shift();
+      if (!pending.length) await new Promise((resolve) => setTimeout(resolve, 100));
+      return pending.slice(0, Number(params.limit ?? 100));
     },
 
     getStarTransactions(params) {
@@ -161,15 +260,87 @@ export async function startFakeBotApi(options: { token: string; clock?: Clock; w
     },
   };
 
-  async function readBody(req: IncomingMessage): Promise<string> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
+  function chatOf(chatId: number | string): FakeChat {
+    const id = Number(chatId);
+    if (!Number.isSafeInteger(id)) throw bad('chat not found');
+    // Positive ids are users (private chats); groups and supergroups are negative.
+    return id > 0 ? { id, type: 'private', first_name: `user${id}` } : { id, type: 'supergroup', title: `group ${id}` };
   }
 
-  function parseParams(req: IncomingMessage, text: string): Record<string, unknown> {
+  function keep(chatId: number | string, content: Omit<FakeMessage, 'message_id' | 'date' | 'chat'>): FakeMessage {
+    const msg: FakeMessage = { message_id: messageId++, date: nowSeconds(), chat: chatOf(chatId), ...content };
+    const list = chats.get(String(msg.chat.id)) ?? [];
+    list.push(msg);
+    chats.set(String(msg.chat.id), list);
+    return { ...msg };
+  }
+
+  function checkedEntities(text: string, raw: unknown): Pick<FakeMessage, 'entities'> {
+    if (raw === undefined) return {};
+    if (!Array.isArray(raw)) throw bad("can't parse entities");
+    const entities = raw as { type: string; offset: number; length: number }[];
+    // Offsets and lengths count UTF-16 code units, as JavaScript strings do.
+    for (const e of entities) if (!Number.isInteger(e.offset) || !Number.isInteger(e.length) || e.offset < 0 || e.length < 1 || e.offset + e.length > text.length) throw bad("can't parse entities: entity beyond the end of the text");
+    return entities.length ? { entities: entities.map((e) => ({ type: e.type, offset: e.offset, length: e.length })) } : {};
+  }
+
+  function checkedMarkup(raw: unknown): Pick<FakeMessage, 'reply_markup'> {
+    if (raw === undefined) return {};
+    const rows = (raw as { inline_keyboard?: unknown }).inline_keyboard;
+    if (!Array.isArray(rows)) throw bad("can't parse reply keyboard markup JSON object");
+    for (const row of rows as { text?: unknown; callback_data?: unknown; url?: unknown }[][]) {
+      if (!Array.isArray(row)) throw bad('field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays');
+      for (const b of row) {
+        if (typeof b.text !== 'string' || b.text === '') throw bad('text buttons are unallowed in the inline keyboard');
+        if (b.callback_data !== undefined && (typeof b.callback_data !== 'string' || Buffer.byteLength(b.callback_data) < 1 || Buffer.byteLength(b.callback_data) > 64)) throw bad('BUTTON_DATA_INVALID');
+        if (b.url !== undefined && (typeof b.url !== 'string' || !/^(https?|tg):\/\//.test(b.url))) throw bad('BUTTON_URL_INVALID');
+        if ((b.callback_data === undefined) === (b.url === undefined)) throw bad('exactly one of callback_data and url is expected in a button');
+      }
+    }
+    return rows.length ? { reply_markup: { inline_keyboard: rows as NonNullable<FakeMessage['reply_markup']>['inline_keyboard'] } } : {};
+  }
+
+  /** multipart/form-data as grammy sends files: JSON-serialized fields, files as { file: name, bytes }. */
+  function parseMultipart(type: string, body: Buffer): Record<string, unknown> {
+    const boundary = /boundary=("?)([^";]+)\1/.exec(type)?.[2];
+    if (!boundary) throw bad("can't parse multipart body");
+    const out: Record<string, unknown> = {};
+    const text = body.toString('latin1');
+    for (const part of text.split(`--${boundary}`)) {
+      const headerEnd = part.indexOf('\r\n\r\n');
+      if (headerEnd < 0) continue;
+      const head = part.slice(0, headerEnd);
+      const name = /;\s*name="([^"]+)"/i.exec(head)?.[1];
+      if (!name) continue;
+      const value = part.slice(headerEnd + 4).replace(/\r\n$/, '');
+      // grammy writes filename=name unquoted; browsers quote it.
+      const filename = /filename=(?:"([^"]*)"|([^;\r\n]*))/i.exec(head)?.slice(1).find((x) => x !== undefined);
+      if (filename !== undefined) {
+        out[name] = { file: filename, bytes: Buffer.byteLength(value, 'latin1') };
+        continue;
+      }
+      const utf8 = Buffer.from(value, 'latin1').toString('utf8');
+      try {
+        out[name] = JSON.parse(utf8);
+      } catch {
+        out[name] = utf8;
+      }
+    }
+    // An attached file is referenced as attach://<field>.
+    for (const [k, v] of Object.entries(out)) if (typeof v === 'string' && v.startsWith('attach://')) out[k] = out[v.slice('attach://'.length)] ?? v;
+    return out;
+  }
+
+  async function readBodyBytes(req: IncomingMessage): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  function parseParams(req: IncomingMessage, text: string, raw?: Buffer): Record<string, unknown> {
     if (text === '') return {};
     const type = req.headers['content-type'] ?? '';
+    if (type.startsWith('multipart/form-data')) return parseMultipart(type, raw ?? Buffer.from(text));
     if (type.startsWith('application/json')) return JSON.parse(text) as Record<string, unknown>;
     // Form posts carry JSON-serialized objects in their values, as Telegram accepts.
     const out: Record<string, unknown> = {};
@@ -190,7 +361,8 @@ export async function startFakeBotApi(options: { token: string; clock?: Clock; w
 
   const server = createServer((req, res) => {
     void (async () => {
-      const text = await readBody(req);
+      const raw = await readBodyBytes(req);
+      const text = raw.toString('utf8');
       const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec((req.url ?? '').split('?')[0] ?? '');
       let method = match?.[2] ?? '?';
       let params: Record<string, unknown> = {};
@@ -201,17 +373,22 @@ export async function startFakeBotApi(options: { token: string; clock?: Clock; w
         if (match[1] !== options.token) throw new ApiFailure(401, 'Unauthorized');
         method = match[2]!;
         try {
-          params = parseParams(req, text);
+          params = parseParams(req, text, raw);
         } catch {
           throw bad("can't parse JSON request body");
         }
         const handler = methods[method];
         if (!handler) throw new ApiFailure(404, 'Not Found: method not found');
-        body = { ok: true, result: handler(params) };
+        const flood = behaviour.floodWait;
+        if (flood && flood.method === method && flood.times > 0) {
+          flood.times--;
+          throw new ApiFailure(429, `Too Many Requests: retry after ${flood.retryAfter}`, { retry_after: flood.retryAfter });
+        }
+        body = { ok: true, result: await handler(params) };
       } catch (err) {
         if (!(err instanceof ApiFailure)) throw err;
         status = err.code;
-        body = { ok: false, error_code: err.code, description: err.description };
+        body = { ok: false, error_code: err.code, description: err.description, ...(err.parameters ? { parameters: err.parameters } : {}) };
       }
       calls.push({ method, params, status });
       send(res, status, body);
@@ -234,6 +411,34 @@ export async function startFakeBotApi(options: { token: string; clock?: Clock; w
     transactions,
     preCheckoutAnswers,
     behaviour,
+    chats,
+    callbackAnswers,
+    pending,
+    queueUpdate: (update) => void pending.push(update),
+    get webhook() {
+      return webhook;
+    },
+
+    userMessage(text, opts = {}) {
+      const from: FakeUser & { language_code?: string } = { ...user(opts.userId ?? 7_000_001), ...(opts.firstName ? { first_name: opts.firstName } : {}), ...(opts.languageCode ? { language_code: opts.languageCode } : {}) };
+      const chat = opts.chat ?? { id: from.id, type: 'private' as const, first_name: from.first_name };
+      const command = /^\/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?/.exec(text);
+      return {
+        update_id: ++updateId,
+        message: { message_id: messageId++, from, chat, date: nowSeconds(), text, ...(command ? { entities: [{ type: 'bot_command', offset: 0, length: command[0].length }] } : {}) },
+      };
+    },
+
+    pressButton(message, data, opts = {}) {
+      const buttons = (message.reply_markup?.inline_keyboard ?? []).flat();
+      if (!buttons.some((b) => b.callback_data === data)) throw new Error(`fake Bot API: message ${message.message_id} has no button ${data}`);
+      const id = String(BigInt(`0x${randomBytes(7).toString('hex')}`));
+      issuedCallbacks.add(id);
+      const from: FakeUser & { language_code?: string } = { ...user(opts.userId ?? message.chat.id), ...(opts.firstName ? { first_name: opts.firstName } : {}), ...(opts.languageCode ? { language_code: opts.languageCode } : {}) };
+      return { update_id: ++updateId, callback_query: { id, from, chat_instance: `ci${message.chat.id}`, data, message: structuredClone(message) } };
+    },
+
+    messagesIn: (chatId) => (chats.get(String(chatId)) ?? []).map((m) => structuredClone(m)),
 
     preCheckoutUpdate(payload, opts = {}) {
       const id = String(BigInt(`0x${randomBytes(7).toString('hex')}`));
