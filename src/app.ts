@@ -48,11 +48,15 @@ import { cdkRoutes } from './modules/marketing/cdk-routes.js';
 import { referralCdkRoutes } from './modules/marketing/referral-cdk-routes.js';
 import { groupBuyRoutes } from './modules/marketing/group-buy-routes.js';
 import { flashSaleRoutes } from './modules/marketing/flash-sale-routes.js';
+import { walletRoutes } from './modules/wallet/routes.js';
 import { createTelegramChannel, telegramBotRoutes } from '../bots/telegram/index.js';
 import { createChatCore } from '../bots/core/core.js';
 import { botLinkRoutes } from '../bots/core/link-routes.js';
 import { createChatLinks } from '../bots/core/links.js';
 import { wechatBotRoutes } from '../bots/wechat/routes.js';
+import { redemptionRoutes } from './modules/redemption/routes.js';
+import { miniProgramRoutes } from './modules/miniprogram/routes.js';
+import { afterSalesRoutes } from './modules/after-sales/routes.js';
 
 /** Builds the HTTP face of the platform from plugins and modules; nothing else happens here. */
 export async function buildApp(platform: Platform, services: Services): Promise<FastifyInstance> {
@@ -102,7 +106,7 @@ export async function buildApp(platform: Platform, services: Services): Promise<
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { docExpansion: 'list' } });
 
-  const guards = installAuth(app, services.auth);
+  const guards = installAuth(app, services.auth, services.miniProgram);
   app.decorate('routeGuards', guards);
 
   await app.register(healthRoutes, { platform });
@@ -140,6 +144,10 @@ export async function buildApp(platform: Platform, services: Services): Promise<
   await app.register(referralCdkRoutes, { referrals: services.referralCdks, customers: services.customers });
   await app.register(groupBuyRoutes, { groupBuys: services.groupBuys, orders: services.orders, payments: services.payments, customers: services.customers, risk: services.risk });
   await app.register(flashSaleRoutes, { flashSales: services.flashSales, purchase: services.flashPurchase });
+  await app.register(walletRoutes, { wallet: services.wallet, customers: services.customers });
+  await app.register(afterSalesRoutes, { afterSales: services.afterSales, customers: services.customers });
+  await app.register(redemptionRoutes, { redemptions: services.redemptions, customers: services.customers });
+  await app.register(miniProgramRoutes, { miniProgram: services.miniProgram });
   await app.register(botLinkRoutes, { links: createChatLinks(platform, services) });
   // The Telegram bot's webhook (TELEGRAM_BOT_MODE=webhook); long polling is started by main.ts instead.
   if (config.telegramBot?.mode === 'webhook') await app.register(telegramBotRoutes, { channel: createTelegramChannel(platform, services), webhookSecret: config.telegramBot.webhookSecret ?? '' });

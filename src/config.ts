@@ -235,6 +235,17 @@ function wechatBotsConfig(env: Env) {
   };
 }
 
+/** The WeChat mini-program (login through code2session, phone numbers): off unless the AppID and AppSecret are given. */
+function wechatMiniProgramConfig(env: Env) {
+  const appId = optional(env, 'WECHAT_MP_APPID');
+  const secret = optional(env, 'WECHAT_MP_SECRET');
+  if ((appId === undefined) !== (secret === undefined)) fail(appId === undefined ? 'WECHAT_MP_APPID' : 'WECHAT_MP_SECRET', 'is required with the other WECHAT_MP_ setting', undefined);
+  if (appId !== undefined && !/^wx[0-9a-f]{16}$/.test(appId)) fail('WECHAT_MP_APPID', 'must be an AppID (wx + 16 hex digits)', appId);
+  if (secret !== undefined && !/^[0-9a-f]{32}$/.test(secret)) fail('WECHAT_MP_SECRET', 'must be 32 hex digits', '***');
+  const apiBase = url(env, 'WECHAT_MP_API_BASE', ['https:', 'http:']) ?? 'https://api.weixin.qq.com';
+  return appId && secret ? { appId, secret, apiBase } : null;
+}
+
 /** A comma-separated list of host names; a leading "*." allows subdomains. */
 function hostList(env: Env, name: string): string[] {
   const hosts = (optional(env, name) ?? '')
@@ -367,6 +378,7 @@ export function loadConfig(env: Env = process.env) {
     staffRiskBlockMultiplier: int(env, 'STAFF_RISK_BLOCK_MULTIPLIER', 3, 2, 100),
     adminAlertChat: adminAlertChatConfig(env),
     wechatBots: wechatBotsConfig(env),
+    wechatMiniProgram: wechatMiniProgramConfig(env),
     // The learned risk score (npm run risk:train); relative to the working directory. A missing file means no score.
     riskModelPath: str(env, 'RISK_MODEL_PATH', 'models/risk-model-v1.json'),
     jobsEnabled: bool(env, 'JOBS_ENABLED', true),

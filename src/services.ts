@@ -51,6 +51,10 @@ import type { PaymentProvider, ProviderName } from './modules/payments/provider.
 import { createOutboundQueue } from '../bots/core/outbound.js';
 import { createChatDeliveries } from '../bots/core/outbound-deliveries.js';
 import { createSessionStore } from '../bots/core/session.js';
+import { createWalletService } from './modules/wallet/service.js';
+import { createRedemptionService } from './modules/redemption/service.js';
+import { createMiniProgramService } from './modules/miniprogram/service.js';
+import { createAfterSalesService } from './modules/after-sales/service.js';
 
 /** Every module's service, wired once; channels (HTTP, bots, mini-program) use only these. */
 export function createServices(p: Platform) {
@@ -77,7 +81,12 @@ export function createServices(p: Platform) {
   const orderReports = createOrderReports(p);
   const commissions = createCommissionService(p, { audit, ledger, catalog, agents, orderReports }, { holdDays: p.config.commissionHoldDays });
   const resalePrices = createResalePriceService(p);
-  const orders = createOrderService(p, { audit, catalog, vault, ledger, agents, inventory, commissions, resalePrices, coupons, outbox: (events) => webhooks.outboxStatement(events as Parameters<typeof webhooks.outboxStatement>[0]).statement }, { paymentWindowMinutes: p.config.orderPaymentWindowMinutes, maxUnpaidPerBuyer: p.config.orderMaxUnpaidPerBuyer });
+  // The wallet (issue 9): a gifted code leaves its order's buyer, so the orders module (reveal, refund) and reveal links
+  // see an order's codes through the wallet, without those given away or promised in an open gift.
+  const wallet = createWalletService(p, { vault }, { expiringSoonDays: 7, giftTtlHours: 72, publicUrl: p.config.publicUrl });
+  // What an order's buyer still holds: codes given away as gifts belong to their new owner (refunds, reveals, after-sales see only the rest).
+  const vaultForOrders = { ...vault, codesOfOrder: wallet.codesOfOrderWithBuyer };
+  const orders = createOrderService(p, { audit, catalog, vault: vaultForOrders, ledger, agents, inventory, commissions, resalePrices, coupons, outbox: (events) => webhooks.outboxStatement(events as Parameters<typeof webhooks.outboxStatement>[0]).statement }, { paymentWindowMinutes: p.config.orderPaymentWindowMinutes, maxUnpaidPerBuyer: p.config.orderMaxUnpaidPerBuyer });
   // An order cancelled unpaid gives its coupon back (in the cancelling transaction).
   orders.onStatus('cancelled', async (tx, o) => void (o.couponId ? await coupons.releaseForOrder(tx, o.id) : undefined));
   const suppliers = createSupplierService(
@@ -86,7 +95,7 @@ export function createServices(p: Platform) {
     { callbackBaseUrl: p.config.publicUrl, allowedHosts: p.config.supplierUrlAllowlist.length ? p.config.supplierUrlAllowlist : undefined },
   );
   const payments = createPaymentService(p, { orders, ledger }, paymentProviders(p), { notifyBaseUrl: p.config.publicUrl });
-  const revealTokens = createRevealTokenService(p, { audit, vault }, { publicUrl: p.config.publicUrl });
+  const revealTokens = createRevealTokenService(p, { audit, vault: vaultForOrders }, { publicUrl: p.config.publicUrl });
   const orderRetention = createOrderRetention(p, { idempotencyDays: p.config.idempotencyRetentionDays });
   const webhookRetention = createWebhookRetention(p, { retentionDays: p.config.webhookRetentionDays });
   const withdrawals = createWithdrawalService(p, { ledger, agents, audit }, { minFen: p.config.withdrawalMinFen, feeBps: p.config.withdrawalFeeBps, feeMinFen: p.config.withdrawalFeeMinFen }, { dualApprovalFen: p.config.withdrawalDualApprovalFen, dailyLimitFen: p.config.withdrawalDailyLimitFen, dailyCount: p.config.withdrawalDailyCount });
@@ -125,7 +134,13 @@ export function createServices(p: Platform) {
   const botSessions = createSessionStore(p);
   const chatDeliveries = createChatDeliveries(p, { queue: outbound, vault, catalog, agents, orderReports });
   outbound.onPump(() => chatDeliveries.scanDelivered(100, 1));
-  return { botSessions, outbound, chatDeliveries, campaignRoi, campaigns, coupons, groupBuys, flashSales, flashPurchase, cdk, referralCdks, points, pointsEarning, pointsExchange, recharges, fission, riskReviews, staffRisk, riskBacktest, risk, commissions, audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention, withdrawals, tracing, resalePrices, agentAnomalies, agentBackOffice, agentJoin, agentScopes, orderReports };
+  // After-sales (issue 9): tickets for codes that do not work; replacement, refund or reject, the customer told by webhook and chat.
+  const afterSales = createAfterSalesService(p, { audit, orders, vault: vaultForOrders, payments, ledger, catalog, outbox: (events) => webhooks.outboxStatement(events as Parameters<typeof webhooks.outboxStatement>[0]).statement, outbound });
+  // Offline redemption (issue 9): merchants, stores and store staff; a code's owner (for QR tokens) is the wallet's answer (gifts included).
+  const redemptions = createRedemptionService(p, { audit, auth, catalog, vault, ownerOfCode: (code) => wallet.ownerOfCode(code.id) });
+  // Mini-program login (issue 9): wx.login through code2session, customer sessions for /mp/v1.
+  const miniProgram = createMiniProgramService(p, { customers });
+  return { miniProgram, wallet, redemptions, afterSales, botSessions, outbound, chatDeliveries, campaignRoi, campaigns, coupons, groupBuys, flashSales, flashPurchase, cdk, referralCdks, points, pointsEarning, pointsExchange, recharges, fission, riskReviews, staffRisk, riskBacktest, risk, commissions, audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention, withdrawals, tracing, resalePrices, agentAnomalies, agentBackOffice, agentJoin, agentScopes, orderReports };
 }
 
 /** The payment providers this installation has: the sandbox outside production, WeChat Pay and Telegram Stars when configured. */

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../lib/errors.js';
 import type { AuthService } from '../modules/auth/service.js';
 import type { Permission } from '../modules/auth/permissions.js';
+import type { CustomerPrincipal } from '../modules/miniprogram/service.js';
 import './types.js';
 
 export const SESSION_COOKIE = 'kq_session';
@@ -19,16 +20,24 @@ export interface RouteGuard {
   signed?: boolean;
 }
 
-export function installAuth(app: FastifyInstance, auth: AuthService): RouteGuard[] {
+/** Who a mini-program session token belongs to (the miniprogram module). */
+export interface CustomerAuthenticator {
+  authenticate(token: string): Promise<CustomerPrincipal | null>;
+}
+
+export function installAuth(app: FastifyInstance, auth: AuthService, customers?: CustomerAuthenticator): RouteGuard[] {
   const guards: RouteGuard[] = [];
   app.addHook('onRoute', (route) => {
-    const cfg = (route.config ?? {}) as { permission?: Permission; public?: boolean; signed?: boolean };
+    const cfg = (route.config ?? {}) as { permission?: Permission; public?: boolean; signed?: boolean; customer?: boolean };
     for (const method of [route.method].flat()) if (method !== 'HEAD') guards.push({ method, url: route.url, permission: cfg.permission, signed: cfg.signed });
     if (route.url.startsWith('/admin/') && !cfg.permission && !cfg.public) {
       throw new Error(`admin route ${route.method} ${route.url} declares no permission`);
     }
     if (route.url.startsWith('/open/') && !cfg.signed && !cfg.public) {
       throw new Error(`open API route ${route.method} ${route.url} is neither signed nor public`);
+    }
+    if (route.url.startsWith('/mp/') && !cfg.customer && !cfg.public) {
+      throw new Error(`mini-program route ${route.method} ${route.url} is neither for customers nor public`);
     }
   });
 
@@ -50,6 +59,14 @@ export function installAuth(app: FastifyInstance, auth: AuthService): RouteGuard
         request.url,
         request.rawBody ?? '',
       );
+      // A store staff key (offline redemption) works only on the routes that opt in: it must not buy or reveal as a partner.
+      if (request.apiKey.ownerType === 'store_staff' && !cfg.storeStaff) throw new AppError('FORBIDDEN', 'a store staff key may only be used for redemptions');
+    } else if (cfg.customer) {
+      const header = request.headers.authorization;
+      const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : '';
+      const customer = token && customers ? await customers.authenticate(token) : null;
+      if (!customer) throw new AppError('UNAUTHENTICATED', 'log in first (POST /mp/v1/login)');
+      request.customer = customer;
     }
   });
   return guards;

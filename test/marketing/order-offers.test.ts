@@ -84,6 +84,10 @@ describe('offers and promotion-paid orders', () => {
     expect([gift.status, gift.paymentProvider]).toEqual(['delivered', 'promotion']);
     expect(await c.cash()).toBe(2_010);
     expect(await balance(accounts.promotionExpense.id)).toBe(promotionBefore - 2_000);
+    // Goods from the promotion budget earn no commission: the accrual scan passes them by.
+    await t.services.commissions.accrueDelivered();
+    const marked = (await t.platform.database.executeSql<{ order_id: string }>('select order_id from commission_accruals where order_id = any($1::text[])', [[flash.id, gift.id]])).rows.map((r) => r.order_id);
+    expect(marked).toEqual([flash.id]);
     const refunded = await t.services.payments.refundOrder(gift.id, { reason: 'wrong item' }, { id: 'stf_test' });
     expect(refunded.order.status).toBe('refunded');
     expect(await c.cash()).toBe(2_010);

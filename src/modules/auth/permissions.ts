@@ -34,6 +34,10 @@ export const permissions = [
   'marketing:manage',
   'marketing:cdk-export', // export redemption codes (CDK) in clear; audited
   'support:tickets',
+  'aftersales:read', // after-sales tickets ("this code does not work")
+  'aftersales:decide', // replace, refund or reject a ticket
+  'redemption:read', // merchants, stores, store staff, redemptions and their reports (offline redemption)
+  'redemption:manage', // set up merchants, stores and store staff (issues their signing keys)
   'system:read',
 ] as const;
 
@@ -46,10 +50,10 @@ const readAll: Permission[] = ['self', 'staff:read', 'catalog:read', 'vault:read
 
 export const rolePermissions: Record<Role, ReadonlySet<Permission>> = {
   owner: new Set(permissions),
-  operations: new Set<Permission>([...readAll, 'catalog:write', 'vault:import', 'agents:manage', 'commissions:read', 'commissions:manage', 'marketing:manage', 'risk:read', 'orders:reveal-link']),
+  operations: new Set<Permission>([...readAll, 'catalog:write', 'vault:import', 'agents:manage', 'commissions:read', 'commissions:manage', 'marketing:manage', 'risk:read', 'orders:reveal-link', 'aftersales:read', 'aftersales:decide', 'redemption:read', 'redemption:manage']),
   finance: new Set<Permission>([...readAll, 'commissions:read', 'ledger:read', 'finance:withdrawals', 'orders:refund', 'audit:read']),
   risk: new Set<Permission>([...readAll, 'risk:read', 'risk:rules', 'risk:review', 'risk:manage', 'audit:read', 'customers:pii']),
-  support: new Set<Permission>(['self', 'customers:read', 'orders:read', 'catalog:read', 'support:tickets', 'vault:reveal', 'orders:reveal-link']),
+  support: new Set<Permission>(['self', 'customers:read', 'orders:read', 'catalog:read', 'support:tickets', 'vault:reveal', 'orders:reveal-link', 'aftersales:read', 'aftersales:decide']),
   readonly: new Set<Permission>([...readAll, 'commissions:read']),
 };
 

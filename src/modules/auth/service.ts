@@ -251,7 +251,7 @@ export function createAuthService(p: Platform, audit: AuditService) {
 
   // ---- API keys (agents and partners on the open API) ----
 
-  async function createApiKey(input: { ownerType: 'agent' | 'partner'; ownerId: string; name: string }, actor: { id: string; ip?: string }) {
+  async function createApiKey(input: { ownerType: 'agent' | 'partner' | 'store_staff'; ownerId: string; name: string }, actor: { id: string; ip?: string }) {
     const secret = `sk_${randomToken(32)}`;
     const id = newId('key', p.clock.now());
     const sealed = p.keyRing.wrap(Buffer.from(secret), id);

@@ -27,6 +27,7 @@ const SkuFields = {
   max_sales_per_code: Type.Integer(),
   low_stock_threshold: Type.Integer(),
   usage_instructions: Type.String(),
+  redeem_url: Type.Union([Type.String(), Type.Null()]),
   on_sale: Type.Boolean(),
   off_sale_reason: Type.Union([Type.String(), Type.Null()]),
 };
@@ -49,6 +50,7 @@ const SkuEditable = {
   max_sales_per_code: Type.Integer({ minimum: 1, maximum: 100_000 }),
   low_stock_threshold: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
   usage_instructions: Type.String({ maxLength: 4000 }),
+  redeem_url: Type.Union([Type.String({ maxLength: 2000, pattern: '^https://[^\\s]+$' }), Type.Null()], { description: 'https URL where the brand redeems a code (wallet one-tap activation); {code} is replaced by the code' }),
 };
 const Product = Type.Object({
   id: Type.String(),
@@ -67,6 +69,7 @@ interface SkuBody {
   cost_fen?: number;
   retail_price_fen?: number;
   usage_instructions?: string;
+  redeem_url?: string | null;
   agent_prices?: Record<string, number>;
   min_resale_price_fen?: number | null;
   regions?: string[];
@@ -85,6 +88,7 @@ function skuInput<T extends SkuBody>(s: T) {
     costFen: s.cost_fen,
     retailPriceFen: s.retail_price_fen,
     usageInstructions: s.usage_instructions,
+    redeemUrl: s.redeem_url,
     agentPrices: s.agent_prices,
     minResalePriceFen: s.min_resale_price_fen,
     regions: s.regions,
@@ -143,6 +147,7 @@ export async function catalogRoutes(fastify: FastifyInstance, opts: { catalog: C
               cost_fen: Fen('unit cost'),
               retail_price_fen: Fen('retail price'),
               usage_instructions: Type.Optional(SkuEditable.usage_instructions),
+              redeem_url: Type.Optional(SkuEditable.redeem_url),
               agent_prices: Type.Optional(AgentPrices),
               min_resale_price_fen: Type.Optional(SkuEditable.min_resale_price_fen),
               regions: Type.Optional(SkuEditable.regions),

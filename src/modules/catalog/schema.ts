@@ -41,6 +41,8 @@ export const skus = pgTable(
     maxSalesPerCode: integer('max_sales_per_code').notNull().default(1),
     lowStockThreshold: integer('low_stock_threshold').notNull().default(10),
     usageInstructions: text('usage_instructions').notNull().default(''),
+    /** Where the brand redeems a code (one-tap activation in the wallet); `{code}` is replaced by the owner's code. Null: none. */
+    redeemUrl: text('redeem_url'),
     onSale: boolean('on_sale').notNull().default(true),
     /** Why the SKU is off sale when the platform took it off (margin guard, no stock...). */
     offSaleReason: text('off_sale_reason'),

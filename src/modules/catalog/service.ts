@@ -21,6 +21,8 @@ export interface NewSku {
   costFen: number;
   retailPriceFen: number;
   usageInstructions?: string;
+  /** https URL where the brand redeems a code; `{code}` is replaced by the code (wallet one-tap activation). */
+  redeemUrl?: string | null;
   agentPrices?: Record<string, number>;
   /** Lowest resale price agents may set (price control); null or absent: none. */
   minResalePriceFen?: number | null;
@@ -52,6 +54,7 @@ export interface SkuView {
   max_sales_per_code: number;
   low_stock_threshold: number;
   usage_instructions: string;
+  redeem_url: string | null;
   on_sale: boolean;
   off_sale_reason: string | null;
 }
@@ -139,6 +142,7 @@ export function createCatalogService(p: Platform, deps: { audit: AuditService })
           costFen: s.costFen,
           retailPriceFen: s.retailPriceFen,
           usageInstructions: s.usageInstructions ?? '',
+          redeemUrl: s.redeemUrl ?? null,
           agentPrices: s.agentPrices ?? {},
           minResalePriceFen: s.minResalePriceFen ?? null,
           regions: s.regions ?? ['CN'],
@@ -329,6 +333,7 @@ export function toSkuView(s: typeof skus.$inferSelect): SkuView {
     max_sales_per_code: s.maxSalesPerCode,
     low_stock_threshold: s.lowStockThreshold,
     usage_instructions: s.usageInstructions,
+    redeem_url: s.redeemUrl,
     on_sale: s.onSale,
     off_sale_reason: s.offSaleReason,
   };

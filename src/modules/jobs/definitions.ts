@@ -7,6 +7,7 @@ import { supplierJobDefinitions } from '../suppliers/jobs.js';
 export function jobDefinitions(s: Services, config: Config): JobDefinition[] {
   return [
     { name: 'auth.purge-expired-sessions', cron: '17 * * * *', handler: async () => void (await s.auth.purgeExpiredSessions()) },
+    { name: 'miniprogram.purge-expired-sessions', cron: '19 * * * *', handler: async () => void (await s.miniProgram.purgeExpiredSessions()) },
     // Safety net behind the orders' own deadline handling.
     { name: 'vault.release-expired-reservations', cron: '* * * * *', handler: async () => void (await s.vault.releaseExpiredReservations()) },
     { name: 'vault.expire-codes', cron: '*/10 * * * *', handler: async () => void (await s.vault.expireCodes()) },
@@ -64,6 +65,8 @@ export function jobDefinitions(s: Services, config: Config): JobDefinition[] {
     { name: 'payments.send-refunds', cron: '* * * * *', handler: async () => void (await s.payments.sendPendingRefunds()) },
     // Coupons past their end are marked expired (lists already show them so; this keeps the state column honest).
     { name: 'coupons.expire-due', cron: '13 * * * *', handler: async () => void (await s.coupons.expireDue()) },
+    // Lapsed wallet gifts are marked expired (their codes never left the givers; claims already refuse them).
+    { name: 'wallet.expire-gifts', cron: '19 * * * *', handler: async () => void (await s.wallet.expireDue()) },
     ...supplierJobDefinitions(s.suppliers),
     ...s.webhooks.jobDefinitions(),
   ];

@@ -80,6 +80,8 @@ export function createOrderReports(p: Platform) {
       p.db,
       `select o.id from orders o
        where o.delivered_at >= $1::timestamptz and o.delivered_quantity > 0
+         -- goods given from the promotion budget (points, CDKs, after-sales replacements) brought no money to share
+         and o.payment_provider is distinct from 'promotion'
          and not exists (select 1 from commission_accruals a where a.order_id = o.id)
        order by o.delivered_at limit $2`,
       [since.toISOString(), limit],

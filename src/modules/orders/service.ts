@@ -661,6 +661,12 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     return toView(o);
   }
 
+  /** The whole order row, for modules that need more than the view (after-sales: the partner that placed it, its chat); undefined if none. */
+  async function getRow(orderId: string, db: DbOrTx = p.db): Promise<OrderRow | undefined> {
+    const [o] = await db.select().from(orders).where(eq(orders.id, orderId));
+    return o;
+  }
+
   /** An order as seen by the API key that placed it; anybody else is told it does not exist. */
   async function getOwned(orderId: string, apiKeyOwner: string): Promise<OrderView> {
     const [o] = await p.db.select().from(orders).where(and(eq(orders.id, orderId), eq(orders.apiKeyOwner, apiKeyOwner)));
@@ -690,7 +696,7 @@ export function createOrderService(p: Platform, deps: OrderDeps, settings: Order
     });
   }
 
-  return { onStatus, releaseGroupOrder, createOrder, releaseHeld, rejectHeld, priorOrdersStatement, applyPayment, dueForCancel, cancelExpired, fulfilAwaiting, keepWaiting, refund, refundInTx, revealCodes, get, getOwned, list, creditBalance, buyerAccount, OrderTransitionError };
+  return { getRow, onStatus, releaseGroupOrder, createOrder, releaseHeld, rejectHeld, priorOrdersStatement, applyPayment, dueForCancel, cancelExpired, fulfilAwaiting, keepWaiting, refund, refundInTx, revealCodes, get, getOwned, list, creditBalance, buyerAccount, OrderTransitionError };
 }
 
 /** Whether the order belongs to this viewer: the API key that placed it, or its buyer. */

@@ -8,7 +8,7 @@ import type { CatalogService } from '../catalog/service.js';
 import { transitionFor, type CodeEvent, type CodeState } from './code-state.js';
 
 export interface TransitionContext {
-  actorType: 'staff' | 'system' | 'customer' | 'order';
+  actorType: 'staff' | 'system' | 'customer' | 'order' | 'store_staff';
   actorId?: string | null;
   /** what caused it: an order id, a refund id, a reason */
   ref?: string | null;

@@ -4,7 +4,7 @@ import type { webhookEndpoints } from './schema.js';
  * Event types a partner may subscribe to. Add a type here before enqueueing
  * it; endpoints subscribe to names from this list only.
  */
-export const webhookEventTypes = ['order.created', 'order.paid', 'order.delivered', 'order.refunded', 'order.cancelled', 'stock.low', 'supplier.down'] as const;
+export const webhookEventTypes = ['order.created', 'order.paid', 'order.delivered', 'order.refunded', 'order.cancelled', 'stock.low', 'supplier.down', 'after_sales.decided'] as const;
 export type WebhookEventType = (typeof webhookEventTypes)[number];
 export const isWebhookEventType = (t: string): t is WebhookEventType => (webhookEventTypes as readonly string[]).includes(t);
 
