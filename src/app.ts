@@ -56,6 +56,7 @@ import { createChatLinks } from '../bots/core/links.js';
 import { wechatBotRoutes } from '../bots/wechat/routes.js';
 import { redemptionRoutes } from './modules/redemption/routes.js';
 import { miniProgramRoutes } from './modules/miniprogram/routes.js';
+import { mpApiRoutes } from './modules/miniprogram/mp-routes.js';
 import { afterSalesRoutes } from './modules/after-sales/routes.js';
 
 /** Builds the HTTP face of the platform from plugins and modules; nothing else happens here. */
@@ -148,6 +149,7 @@ export async function buildApp(platform: Platform, services: Services): Promise<
   await app.register(afterSalesRoutes, { afterSales: services.afterSales, customers: services.customers });
   await app.register(redemptionRoutes, { redemptions: services.redemptions, customers: services.customers });
   await app.register(miniProgramRoutes, { miniProgram: services.miniProgram });
+  await app.register(mpApiRoutes, { platform, orders: services.orders, payments: services.payments, customers: services.customers, catalog: services.catalog, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions, risk: services.risk, reviews: services.riskReviews, wallet: services.wallet, coupons: services.coupons, afterSales: services.afterSales });
   await app.register(botLinkRoutes, { links: createChatLinks(platform, services) });
   // The Telegram bot's webhook (TELEGRAM_BOT_MODE=webhook); long polling is started by main.ts instead.
   if (config.telegramBot?.mode === 'webhook') await app.register(telegramBotRoutes, { channel: createTelegramChannel(platform, services), webhookSecret: config.telegramBot.webhookSecret ?? '' });

@@ -246,6 +246,14 @@ function wechatMiniProgramConfig(env: Env) {
   return appId && secret ? { appId, secret, apiBase } : null;
 }
 
+/** A comma-separated list of whole days (1-365), e.g. "7,1"; distinct, largest first. */
+function reminderDays(env: Env, name: string, fallback: string): number[] {
+  const raw = optional(env, name) ?? fallback;
+  const parts = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (parts.length === 0 || parts.some((s) => !/^\d+$/.test(s) || Number(s) < 1 || Number(s) > 365)) fail(name, 'must be a comma-separated list of days between 1 and 365', raw);
+  return [...new Set(parts.map(Number))].sort((a, b) => b - a);
+}
+
 /** A comma-separated list of host names; a leading "*." allows subdomains. */
 function hostList(env: Env, name: string): string[] {
   const hosts = (optional(env, name) ?? '')
@@ -379,6 +387,9 @@ export function loadConfig(env: Env = process.env) {
     adminAlertChat: adminAlertChatConfig(env),
     wechatBots: wechatBotsConfig(env),
     wechatMiniProgram: wechatMiniProgramConfig(env),
+    // Wallet expiry reminders: one rule per number of days before a code expires; the mini-program subscribe message template.
+    walletReminderDays: reminderDays(env, 'WALLET_REMINDER_DAYS', '7,1'),
+    wechatMpReminderTemplateId: optional(env, 'WECHAT_MP_REMINDER_TEMPLATE_ID'),
     // The learned risk score (npm run risk:train); relative to the working directory. A missing file means no score.
     riskModelPath: str(env, 'RISK_MODEL_PATH', 'models/risk-model-v1.json'),
     jobsEnabled: bool(env, 'JOBS_ENABLED', true),

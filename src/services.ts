@@ -52,6 +52,7 @@ import { createOutboundQueue } from '../bots/core/outbound.js';
 import { createChatDeliveries } from '../bots/core/outbound-deliveries.js';
 import { createSessionStore } from '../bots/core/session.js';
 import { createWalletService } from './modules/wallet/service.js';
+import { createWalletReminders } from './modules/wallet/reminders.js';
 import { createRedemptionService } from './modules/redemption/service.js';
 import { createMiniProgramService } from './modules/miniprogram/service.js';
 import { createAfterSalesService } from './modules/after-sales/service.js';
@@ -134,13 +135,15 @@ export function createServices(p: Platform) {
   const botSessions = createSessionStore(p);
   const chatDeliveries = createChatDeliveries(p, { queue: outbound, vault, catalog, agents, orderReports });
   outbound.onPump(() => chatDeliveries.scanDelivered(100, 1));
+  // Wallet expiry reminders (issue 9): N days before a code expires, its owner is told once per rule by chat or mini-program.
+  const walletReminders = createWalletReminders(p, { outbound }, { days: p.config.walletReminderDays, mpTemplateId: p.config.wechatMpReminderTemplateId });
   // After-sales (issue 9): tickets for codes that do not work; replacement, refund or reject, the customer told by webhook and chat.
   const afterSales = createAfterSalesService(p, { audit, orders, vault: vaultForOrders, payments, ledger, catalog, outbox: (events) => webhooks.outboxStatement(events as Parameters<typeof webhooks.outboxStatement>[0]).statement, outbound });
   // Offline redemption (issue 9): merchants, stores and store staff; a code's owner (for QR tokens) is the wallet's answer (gifts included).
   const redemptions = createRedemptionService(p, { audit, auth, catalog, vault, ownerOfCode: (code) => wallet.ownerOfCode(code.id) });
   // Mini-program login (issue 9): wx.login through code2session, customer sessions for /mp/v1.
   const miniProgram = createMiniProgramService(p, { customers });
-  return { miniProgram, wallet, redemptions, afterSales, botSessions, outbound, chatDeliveries, campaignRoi, campaigns, coupons, groupBuys, flashSales, flashPurchase, cdk, referralCdks, points, pointsEarning, pointsExchange, recharges, fission, riskReviews, staffRisk, riskBacktest, risk, commissions, audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention, withdrawals, tracing, resalePrices, agentAnomalies, agentBackOffice, agentJoin, agentScopes, orderReports };
+  return { miniProgram, wallet, walletReminders, redemptions, afterSales, botSessions, outbound, chatDeliveries, campaignRoi, campaigns, coupons, groupBuys, flashSales, flashPurchase, cdk, referralCdks, points, pointsEarning, pointsExchange, recharges, fission, riskReviews, staffRisk, riskBacktest, risk, commissions, audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention, withdrawals, tracing, resalePrices, agentAnomalies, agentBackOffice, agentJoin, agentScopes, orderReports };
 }
 
 /** The payment providers this installation has: the sandbox outside production, WeChat Pay and Telegram Stars when configured. */

@@ -20,6 +20,7 @@ export * from '../modules/marketing/schema.js';
 export * from '../modules/redemption/schema.js';
 export * from '../modules/miniprogram/schema.js';
 export * from '../modules/wallet/schema.js';
+export * from '../modules/wallet/reminder-schema.js';
 export * from '../../bots/core/schema.js';
 export * from '../../bots/core/outbound-schema.js';
 export * from '../modules/after-sales/schema.js';

@@ -7,6 +7,8 @@ import { supplierJobDefinitions } from '../suppliers/jobs.js';
 export function jobDefinitions(s: Services, config: Config): JobDefinition[] {
   return [
     { name: 'auth.purge-expired-sessions', cron: '17 * * * *', handler: async () => void (await s.auth.purgeExpiredSessions()) },
+    // Wallet expiry reminders: once per code and rule (the wallet_reminders row), so an extra run sends nothing twice.
+    { name: 'wallet.send-reminders', cron: '43 * * * *', handler: async () => void (await s.walletReminders.run()) },
     { name: 'miniprogram.purge-expired-sessions', cron: '19 * * * *', handler: async () => void (await s.miniProgram.purgeExpiredSessions()) },
     // Safety net behind the orders' own deadline handling.
     { name: 'vault.release-expired-reservations', cron: '* * * * *', handler: async () => void (await s.vault.releaseExpiredReservations()) },

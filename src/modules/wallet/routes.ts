@@ -12,7 +12,7 @@ const Provider = Type.Union(identityProviders.map((x) => Type.Literal(x)));
 const Customer = Strict({ provider: Provider, external_id: Type.String({ minLength: 1, maxLength: 128 }) }, { description: 'the end customer' });
 const IdempotencyHeaders = Type.Object({ 'idempotency-key': Type.String({ minLength: 8, maxLength: 255, pattern: '^[A-Za-z0-9_.:-]+$' }) });
 
-const WalletItem = Type.Object({
+export const WalletItem = Type.Object({
   id: Type.String({ description: 'the code id' }),
   group: Type.Union(walletGroups.map((g) => Type.Literal(g)), { description: 'ready | revealed | redeemed | expiring_soon | expired' }),
   state: Type.String({ description: "the code's vault state" }),
@@ -29,8 +29,8 @@ const WalletItem = Type.Object({
   pending_gift: Type.Union([Type.Object({ id: Type.String(), expires_at: Type.String() }), Type.Null()]),
 });
 const Counts = Type.Object(Object.fromEntries(walletGroups.map((g) => [g, Type.Integer()])) as Record<(typeof walletGroups)[number], ReturnType<typeof Type.Integer>>);
-const WalletPage = Type.Object({ ...Page(WalletItem).properties, counts: Counts });
-const Revealed = Type.Object({ code_id: Type.String(), card_number: Nullable(Type.String()), secret: Type.String(), usage_instructions: Type.String(), activation_url: Nullable(Type.String()) });
+export const WalletPage = Type.Object({ ...Page(WalletItem).properties, counts: Counts });
+export const Revealed = Type.Object({ code_id: Type.String(), card_number: Nullable(Type.String()), secret: Type.String(), usage_instructions: Type.String(), activation_url: Nullable(Type.String()) });
 const GiftFields = {
   id: Type.String(),
   code_id: Type.String(),
@@ -41,8 +41,8 @@ const GiftFields = {
   claimed_at: Nullable(Type.String()),
   cancelled_at: Nullable(Type.String()),
 };
-const Gift = Type.Object(GiftFields);
-const GiftCard = Type.Object({
+export const Gift = Type.Object(GiftFields);
+export const GiftCard = Type.Object({
   ...GiftFields,
   token: Type.String({ description: 'single-use claim token: give it (or claim_url / card_text) to the friend only' }),
   claim_url: Type.String(),

@@ -7,7 +7,9 @@ import type { AddressInfo } from 'node:net';
  * (GET /cgi-bin/token) and getPhoneNumber (POST /wxa/business/getuserphonenumber).
  * Codes are registered by the test and work once, like WeChat's (a second
  * use answers 40163, an unknown code 40029). `expireTokens()` makes the
- * current access token stale (42001).
+ * current access token stale (42001). Subscribe messages
+ * (POST /cgi-bin/message/subscribe/send) are recorded; an openid marked with
+ * `refuseSubscribe` answers 43101 (the user has not subscribed).
  */
 export interface FakeWechatMp {
   url: string;
@@ -18,6 +20,9 @@ export interface FakeWechatMp {
   readonly tokenRequests: number;
   readonly sessionRequests: number;
   expireTokens(): void;
+  /** The subscribe messages accepted, in order. */
+  readonly subscribeMessages: { touser: string; template_id: string; page?: string; data: Record<string, { value: string }> }[];
+  refuseSubscribe(openid: string): void;
   close(): Promise<void>;
 }
 
@@ -26,6 +31,8 @@ export async function startFakeWechatMp(opts: { appId: string; secret: string })
   const phones = new Map<string, string | 'used'>();
   let generation = 1;
   const counts = { token: 0, session: 0 };
+  const subscribed: FakeWechatMp['subscribeMessages'] = [];
+  const refused = new Set<string>();
   const server: Server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://fake');
     const json = (body: unknown) => {
@@ -63,6 +70,19 @@ export async function startFakeWechatMp(opts: { appId: string; secret: string })
       });
       return;
     }
+    if (req.method === 'POST' && u.pathname === '/cgi-bin/message/subscribe/send') {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        if (u.searchParams.get('access_token') !== `MP_TOKEN_${generation}`) return json({ errcode: 42001, errmsg: 'access_token expired' });
+        const msg = JSON.parse(body || '{}') as FakeWechatMp['subscribeMessages'][number];
+        if (!msg.touser || !msg.template_id || !msg.data) return json({ errcode: 47003, errmsg: 'argument invalid' });
+        if (refused.has(msg.touser)) return json({ errcode: 43101, errmsg: 'user refuse to accept the msg' });
+        subscribed.push(msg);
+        json({ errcode: 0, errmsg: 'ok', msgid: subscribed.length });
+      });
+      return;
+    }
     res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -78,6 +98,8 @@ export async function startFakeWechatMp(opts: { appId: string; secret: string })
       return counts.session;
     },
     expireTokens: () => void (generation += 1),
+    subscribeMessages: subscribed,
+    refuseSubscribe: (openid) => void refused.add(openid),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
