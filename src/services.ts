@@ -136,7 +136,7 @@ export function createServices(p: Platform) {
   const chatDeliveries = createChatDeliveries(p, { queue: outbound, vault, catalog, agents, orderReports });
   outbound.onPump(() => chatDeliveries.scanDelivered(100, 1));
   // Wallet expiry reminders (issue 9): N days before a code expires, its owner is told once per rule by chat or mini-program.
-  const walletReminders = createWalletReminders(p, { outbound }, { days: p.config.walletReminderDays, mpTemplateId: p.config.wechatMpReminderTemplateId });
+  const walletReminders = createWalletReminders(p, { customers, orderReports, outbound }, { days: p.config.walletReminderDays, mpTemplateId: p.config.wechatMpReminderTemplateId });
   // After-sales (issue 9): tickets for codes that do not work; replacement, refund or reject, the customer told by webhook and chat.
   const afterSales = createAfterSalesService(p, { audit, orders, vault: vaultForOrders, payments, ledger, catalog, outbox: (events) => webhooks.outboxStatement(events as Parameters<typeof webhooks.outboxStatement>[0]).statement, outbound });
   // Offline redemption (issue 9): merchants, stores and store staff; a code's owner (for QR tokens) is the wallet's answer (gifts included).

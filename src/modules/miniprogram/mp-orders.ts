@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { and, eq } from 'drizzle-orm';
 import type { Platform } from '../../platform.js';
 import { Page } from '../../lib/pagination.js';
 import { AppError } from '../../lib/errors.js';
@@ -10,7 +9,6 @@ import { runTogether } from '../../db/raw.js';
 import { IdParams, Strict, errorResponses } from '../../http/schemas.js';
 import type { CatalogService } from '../catalog/service.js';
 import type { CustomerService } from '../customers/service.js';
-import { customerIdentities } from '../customers/schema.js';
 import { orderStatuses } from '../orders/order-state.js';
 import { createIdempotency } from '../orders/idempotency.js';
 import { toView, type Buyer, type OrderService } from '../orders/service.js';
@@ -68,9 +66,9 @@ export async function mpOrderRoutes(fastify: FastifyInstance, opts: MpOrderDeps)
 
   /** The openid WeChat Pay (JSAPI) needs: the one the customer logged in with. */
   const openidOf = async (customerId: string) => {
-    const [row] = await platform.db.select({ externalId: customerIdentities.externalId }).from(customerIdentities).where(and(eq(customerIdentities.customerId, customerId), eq(customerIdentities.provider, 'miniprogram_openid'))).limit(1);
-    if (!row) throw new AppError('UNPROCESSABLE', 'payment: this account has no mini-program openid to pay with WeChat', [{ field: 'payment', message: 'no openid' }]);
-    return row.externalId;
+    const openid = (await opts.customers.get(customerId)).identities.find((i) => i.provider === 'miniprogram_openid')?.external_id;
+    if (!openid) throw new AppError('UNPROCESSABLE', 'payment: this account has no mini-program openid to pay with WeChat', [{ field: 'payment', message: 'no openid' }]);
+    return openid;
   };
   const startPayment = async (orderId: string, openid: string) => {
     try {

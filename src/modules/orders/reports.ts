@@ -291,7 +291,17 @@ export function createOrderReports(p: Platform) {
     );
   }
 
-  return { chatOrdersAwaitingDelivery, customerOrdersAwaitingPoints, pointsOrdersRefundedSince, offerUnits, offerUnitsStatement, notCancelled, campaignSales, buyersOfAgentsSince, deliveredSalesOfAgent, deliveredAwaitingAccrual, lockForAccrual, agentSalesFigures, agentSalesByPeriod, netSalesOfAgentsSince, agentSalesWindows };
+  /** Where a customer's latest order placed from a chat said to deliver (its delivery_target), if any. */
+  async function latestDeliveryTargetOf(customerId: string): Promise<unknown> {
+    const [row] = await queryRows<{ delivery_target: unknown }>(
+      p.db,
+      `select delivery_target from orders where buyer_type = 'customer' and buyer_id = $1 and delivery_target is not null order by created_at desc limit 1`,
+      [customerId],
+    );
+    return row?.delivery_target;
+  }
+
+  return { latestDeliveryTargetOf, chatOrdersAwaitingDelivery, customerOrdersAwaitingPoints, pointsOrdersRefundedSince, offerUnits, offerUnitsStatement, notCancelled, campaignSales, buyersOfAgentsSince, deliveredSalesOfAgent, deliveredAwaitingAccrual, lockForAccrual, agentSalesFigures, agentSalesByPeriod, netSalesOfAgentsSince, agentSalesWindows };
 }
 
 export type OrderReports = ReturnType<typeof createOrderReports>;

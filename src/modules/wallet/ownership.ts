@@ -15,20 +15,27 @@ export interface OwnedCode {
 }
 
 /**
+ * Who owns a code, as SQL over CODE_OWNERSHIP_JOIN (codes c, its order o, its
+ * wallet holding h): a claimed gift's receiver, else the order's customer
+ * buyer. Every wallet query asks it this one way.
+ */
+export const CODE_OWNER = `coalesce(h.customer_id, case when o.buyer_type = 'customer' then o.buyer_id end)`;
+export const CODE_OWNERSHIP_JOIN = `codes c left join orders o on o.id = c.order_id left join wallet_holdings h on h.code_id = c.id`;
+
+/**
  * Reads a code and its current owner, locking the code row (FOR UPDATE OF c)
  * so a gift, a claim and a reveal of the same code run one after the other.
  */
 export async function lockOwnedCode(db: DbOrTx, codeId: string): Promise<OwnedCode | null> {
-  const [r] = await queryRows<{ id: string; state: string; sku_id: string; expires_at: Date | string | null; order_id: string | null; buyer_type: string | null; buyer_id: string | null; holder: string | null }>(
+  const [r] = await queryRows<{ id: string; state: string; sku_id: string; expires_at: Date | string | null; order_id: string | null; owner: string | null; gifted: boolean }>(
     db,
-    `select c.id, c.state, c.sku_id, c.expires_at, c.order_id, o.buyer_type, o.buyer_id, h.customer_id as holder
-       from codes c left join orders o on o.id = c.order_id left join wallet_holdings h on h.code_id = c.id
+    `select c.id, c.state, c.sku_id, c.expires_at, c.order_id, ${CODE_OWNER} as owner, h.customer_id is not null as gifted
+       from ${CODE_OWNERSHIP_JOIN}
       where c.id = $1 for update of c`,
     [codeId],
   );
   if (!r) return null;
-  const owner = r.holder ?? (r.buyer_type === 'customer' ? r.buyer_id : null);
-  return { id: r.id, state: r.state, sku_id: r.sku_id, expires_at: r.expires_at ? new Date(r.expires_at) : null, order_id: r.order_id, owner, gifted: r.holder !== null };
+  return { ...r, expires_at: r.expires_at ? new Date(r.expires_at) : null };
 }
 
 /** Codes of these that left their order's buyer (a claimed gift) or are promised to a friend (a pending, unexpired gift). */

@@ -5,6 +5,9 @@ import { queryRows } from '../../db/raw.js';
 import { DAY } from '../../lib/clock.js';
 import { newId } from '../../lib/ids.js';
 import type { ChannelName, Locale, OutboundMessage } from '../../../bots/core/types.js';
+import { CODE_OWNER, CODE_OWNERSHIP_JOIN } from './ownership.js';
+import type { CustomerService } from '../customers/service.js';
+import type { OrderReports } from '../orders/reports.js';
 import { parseDeliveryTarget } from '../../../bots/core/outbound-deliveries.js';
 import { WechatMpError, createWechatMpClient, type WechatMpClient } from '../miniprogram/wechat-client.js';
 import { walletReminders } from './reminder-schema.js';
@@ -29,6 +32,10 @@ export interface ReminderSettings {
 }
 
 export interface ReminderDeps {
+  /** the customer's platform identities (where to reach it) */
+  customers: Pick<CustomerService, 'get'>;
+  /** the delivery target of the customer's latest chat order */
+  orderReports: Pick<OrderReports, 'latestDeliveryTargetOf'>;
   outbound: { enqueue: (tx: DbOrTx | undefined, m: OutboundMessage) => Promise<{ id: string; created: boolean }>; kick?: () => void };
   /** the mini-program API client (tests inject one); default: built from WECHAT_MP_* when configured */
   wechatMp?: WechatMpClient | null;
@@ -97,9 +104,9 @@ export function createWalletReminders(p: Platform, deps: ReminderDeps, settings:
     const rows = await queryRows<{ code_id: string; rule_days: number; owner: string; last4: string; expires_at: Date | string; product_name: string }>(
       p.db,
       `with cand as (
-         select c.id, c.last4, c.expires_at, c.sku_id, coalesce(h.customer_id, case when o.buyer_type = 'customer' then o.buyer_id end) as owner,
+         select c.id, c.last4, c.expires_at, c.sku_id, ${CODE_OWNER} as owner,
                 (select min(r) from unnest($3::int[]) r where c.expires_at <= $1::timestamptz + r * interval '1 day') as rule_days
-           from codes c left join orders o on o.id = c.order_id left join wallet_holdings h on h.code_id = c.id
+           from ${CODE_OWNERSHIP_JOIN}
           where c.state in ('delivered', 'revealed') and c.expires_at > $1::timestamptz and c.expires_at <= $2::timestamptz
        )
        select cand.id as code_id, cand.rule_days, cand.owner, cand.last4, cand.expires_at, pr.name as product_name
@@ -114,14 +121,9 @@ export function createWalletReminders(p: Platform, deps: ReminderDeps, settings:
 
   /** Where the customer is reached: the private chat of its latest chat order, else its Telegram / WeChat identity, else the mini-program. */
   async function channelOf(customerId: string): Promise<Channel> {
-    const [order] = await queryRows<{ delivery_target: unknown }>(
-      p.db,
-      `select delivery_target from orders where buyer_type = 'customer' and buyer_id = $1 and delivery_target is not null order by created_at desc limit 1`,
-      [customerId],
-    );
-    const target = parseDeliveryTarget(order?.delivery_target);
+    const target = parseDeliveryTarget(await deps.orderReports.latestDeliveryTargetOf(customerId));
     if (target) return { kind: 'chat', place: { channel: target.channel, chatId: target.chat_id, locale: target.locale, user: target.user ? { provider: target.user.provider, externalId: target.user.external_id } : undefined } };
-    const ids = await queryRows<{ provider: string; external_id: string }>(p.db, 'select provider, external_id from customer_identities where customer_id = $1 order by id', [customerId]);
+    const ids = (await deps.customers.get(customerId)).identities;
     const tg = ids.find((i) => i.provider === 'telegram');
     // On Telegram and the WeChat official account the user's id is its private chat's id.
     if (tg) return { kind: 'chat', place: { channel: 'telegram', chatId: tg.external_id, user: { provider: 'telegram', externalId: tg.external_id } } };

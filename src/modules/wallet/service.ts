@@ -4,7 +4,7 @@ import { queryRows } from '../../db/raw.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import type { PageResult } from '../../lib/pagination.js';
 import type { VaultService } from '../vault/service.js';
-import { codesInWalletHands, lockOwnedCode } from './ownership.js';
+import { CODE_OWNER, CODE_OWNERSHIP_JOIN, codesInWalletHands, lockOwnedCode } from './ownership.js';
 import { createGifting, type GiftingSettings } from './gifting.js';
 
 export const walletGroups = ['ready', 'revealed', 'redeemed', 'expiring_soon', 'expired'] as const;
@@ -159,8 +159,7 @@ export function createWalletService(p: Platform, deps: { vault: Pick<VaultServic
   async function ownerOfCode(codeId: string, db: DbOrTx = p.db): Promise<string | null> {
     const [r] = await queryRows<{ owner: string | null }>(
       db,
-      `select coalesce(h.customer_id, case when o.buyer_type = 'customer' then o.buyer_id end) as owner
-         from codes c left join orders o on o.id = c.order_id left join wallet_holdings h on h.code_id = c.id where c.id = $1`,
+      `select ${CODE_OWNER} as owner from ${CODE_OWNERSHIP_JOIN} where c.id = $1`,
       [codeId],
     );
     return r?.owner ?? null;
