@@ -9,7 +9,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bots ./bots
 COPY drizzle ./drizzle
-RUN npm run build && npm prune --omit=dev
+COPY admin ./admin
+RUN npm run build && npm run build:admin && npm prune --omit=dev
 
 FROM node:20-slim AS runtime
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 DATA_DIR=/app/data
@@ -17,6 +18,7 @@ WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --from=build --chown=node:node /app/drizzle ./drizzle
+COPY --from=build --chown=node:node /app/admin/dist ./admin/dist
 COPY --chown=node:node package.json ./
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node

@@ -84,6 +84,7 @@ commands.on('line', async (line) => {
   const [balances] = await q<{ total: string }>(`select coalesce(sum(balance_fen), 0)::text as total from ledger_accounts where kind = 'customer_balance' and owner_id = any($1::text[])`, [ids]);
   const ledger = await t.services.ledger.verify();
   const gate = await t.services.flashSales.gate.snapshot(saleId);
+  const [counter] = await q<{ sold: number }>(`select sold_units as sold from flash_sales where id = $1`, [saleId]);
   console.log(
     JSON.stringify({
       units_sold: orders!.units,
@@ -97,6 +98,7 @@ commands.on('line', async (line) => {
       balance_mismatch: Math.abs(buyers * startBalance - Number(balances!.total) - Number(money!.paid)),
       gate_sold: gate?.sold ?? null,
       gate_vs_orders: gate ? gate.sold - orders!.units : null,
+      counter_vs_orders: counter!.sold - orders!.units,
     }),
   );
   await t.close();

@@ -159,6 +159,7 @@ const result = {
     ledger_imbalance: checked.ledger_imbalance,
     balance_mismatch: checked.balance_mismatch,
     gate_vs_orders: checked.gate_vs_orders,
+    counter_vs_orders: checked.counter_vs_orders,
   },
 };
 console.log(`\nkaquan bench:flash on ${info.database} + ${info.cache}: ${attempts} attempts for ${info.units} units, ${concurrency} in flight`);

@@ -9,9 +9,11 @@ import { randomUUID } from 'node:crypto';
 import type { Platform } from './platform.js';
 import type { Services } from './services.js';
 import { validatorCompiler } from './http/validation.js';
-import { installErrorHandling } from './http/errors.js';
+import { frameworkErrorReply, installErrorHandling } from './http/errors.js';
 import { installJsonBodyParser } from './http/json-body.js';
+import { installNulGuard } from './http/nul-guard.js';
 import { installAuth } from './http/auth.js';
+import { adminStatic } from './http/admin-static.js';
 import { ErrorBody } from './http/schemas.js';
 import { healthRoutes } from './modules/health/routes.js';
 import { authRoutes } from './modules/auth/routes.js';
@@ -57,7 +59,11 @@ import { wechatBotRoutes } from '../bots/wechat/routes.js';
 import { redemptionRoutes } from './modules/redemption/routes.js';
 import { miniProgramRoutes } from './modules/miniprogram/routes.js';
 import { mpApiRoutes } from './modules/miniprogram/mp-routes.js';
+import { mpPartnerRoutes } from './modules/miniprogram/mp-partner-routes.js';
+import { mpAgentRoutes } from './modules/miniprogram/mp-agent-routes.js';
 import { afterSalesRoutes } from './modules/after-sales/routes.js';
+import websocket from '@fastify/websocket';
+import { analyticsRoutes } from './modules/analytics/routes.js';
 
 /** Builds the HTTP face of the platform from plugins and modules; nothing else happens here. */
 export async function buildApp(platform: Platform, services: Services): Promise<FastifyInstance> {
@@ -70,6 +76,7 @@ export async function buildApp(platform: Platform, services: Services): Promise<
     genReqId: () => randomUUID(),
     ajv: { customOptions: { removeAdditional: false } },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    frameworkErrors: frameworkErrorReply,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.addHook('onSend', async (request, reply) => {
@@ -78,6 +85,7 @@ export async function buildApp(platform: Platform, services: Services): Promise<
 
   installErrorHandling(app);
   installJsonBodyParser(app);
+  installNulGuard(app);
   app.addSchema(ErrorBody);
 
   await app.register(helmet, {
@@ -106,7 +114,11 @@ export async function buildApp(platform: Platform, services: Services): Promise<
     refResolver: { buildLocalReference: (json, _base, _frag, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { docExpansion: 'list' } });
+  // The admin panel (admin/dist) at /admin/: served from a hook, so the API's permission guard on /admin/ routes stays total.
+  await app.register(adminStatic);
 
+  // WebSockets (the live dashboard, /admin/live); registered once for every module.
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   const guards = installAuth(app, services.auth, services.miniProgram);
   app.decorate('routeGuards', guards);
 
@@ -146,10 +158,13 @@ export async function buildApp(platform: Platform, services: Services): Promise<
   await app.register(groupBuyRoutes, { groupBuys: services.groupBuys, orders: services.orders, payments: services.payments, customers: services.customers, risk: services.risk });
   await app.register(flashSaleRoutes, { flashSales: services.flashSales, purchase: services.flashPurchase });
   await app.register(walletRoutes, { wallet: services.wallet, customers: services.customers });
+  await app.register(analyticsRoutes, { analytics: services.analytics, live: services.liveHub, auth: services.auth, campaigns: services.campaigns, roi: services.campaignRoi });
   await app.register(afterSalesRoutes, { afterSales: services.afterSales, customers: services.customers });
   await app.register(redemptionRoutes, { redemptions: services.redemptions, customers: services.customers });
   await app.register(miniProgramRoutes, { miniProgram: services.miniProgram });
-  await app.register(mpApiRoutes, { platform, orders: services.orders, payments: services.payments, customers: services.customers, catalog: services.catalog, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions, risk: services.risk, reviews: services.riskReviews, wallet: services.wallet, coupons: services.coupons, afterSales: services.afterSales });
+  await app.register(mpApiRoutes, { platform, orders: services.orders, payments: services.payments, customers: services.customers, catalog: services.catalog, usageInstructions: async (skuId) => (await services.catalog.getSku(skuId)).usageInstructions, risk: services.risk, reviews: services.riskReviews, wallet: services.wallet, storeRedeemableSkus: (skuIds) => services.redemptions.storeRedeemableSkus(skuIds), coupons: services.coupons, afterSales: services.afterSales });
+  await app.register(mpPartnerRoutes, { platform, orders: services.orders, payments: services.payments, customers: services.customers, groupBuys: services.groupBuys, referrals: services.referralCdks, consents: services.subscribeConsents, risk: services.risk });
+  await app.register(mpAgentRoutes, { platform, agents: services.agents, backOffice: services.agentBackOffice, commissions: services.commissions, withdrawals: services.withdrawals, customers: services.customers, links: createChatLinks(platform, services), risk: services.risk, reviews: services.riskReviews });
   await app.register(botLinkRoutes, { links: createChatLinks(platform, services) });
   // The Telegram bot's webhook (TELEGRAM_BOT_MODE=webhook); long polling is started by main.ts instead.
   if (config.telegramBot?.mode === 'webhook') await app.register(telegramBotRoutes, { channel: createTelegramChannel(platform, services), webhookSecret: config.telegramBot.webhookSecret ?? '' });

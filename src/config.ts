@@ -49,6 +49,17 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   return fail(name, 'must be true or false', raw);
 }
 
+/** An IANA time zone name the runtime knows (Intl). */
+function timeZone(env: Env, name: string, fallback: string): string {
+  const raw = str(env, name, fallback);
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: raw });
+  } catch {
+    fail(name, 'must be an IANA time zone such as Asia/Shanghai', raw);
+  }
+  return raw;
+}
+
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -325,6 +336,8 @@ export function loadConfig(env: Env = process.env) {
     databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 200),
     redisUrl,
     redisPrefix: str(env, 'REDIS_PREFIX', 'kq:'),
+    /** The time zone whose calendar days the reports and dashboards count in (analytics). */
+    reportTimezone: timeZone(env, 'REPORT_TIMEZONE', 'Asia/Shanghai'),
     trustProxy: bool(env, 'TRUST_PROXY', false),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
     corsOrigins,
@@ -340,6 +353,8 @@ export function loadConfig(env: Env = process.env) {
     vaultImportMaxBytes: int(env, 'VAULT_IMPORT_MAX_BYTES', 100 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
     vaultExpiryAlertDays: int(env, 'VAULT_EXPIRY_ALERT_DAYS', 7, 1, 365),
     supplierUrlAllowlist,
+    // Supplier base URLs on loopback, private or link-local addresses (cloud metadata): refused in production unless the host is allow-listed.
+    supplierAllowPrivateNetworks: bool(env, 'SUPPLIER_ALLOW_PRIVATE_NETWORKS', nodeEnv !== 'production'),
     orderPaymentWindowMinutes: int(env, 'ORDER_PAYMENT_WINDOW_MINUTES', 10, 1, 24 * 60),
     orderMaxUnpaidPerBuyer: int(env, 'ORDER_MAX_UNPAID_PER_BUYER', 3, 1, 100),
     // Stored responses of retriable writes: a client may retry that late, so never less than 90 days.

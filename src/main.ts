@@ -4,6 +4,7 @@ import { openPlatform, closePlatform } from './platform.js';
 import { createServices } from './services.js';
 import { buildApp } from './app.js';
 import { seedDemo } from './seed/demo.js';
+import { isDependencyUnavailable } from './lib/unavailable.js';
 import { startDemoSupplier } from './seed/demo-supplier.js';
 import { startJobEngine, type JobEngine } from './modules/jobs/engine.js';
 import { jobDefinitions } from './modules/jobs/definitions.js';
@@ -24,6 +25,14 @@ async function main() {
   const platform = await openPlatform(config);
   const services = createServices(platform);
   const log = platform.logger;
+  // pg-boss 10 does not await some of its own writes (a job's complete/fail): during a database outage they reject with
+  // nobody listening, which would end the process. An outage is survived (the job expires and runs again); any other
+  // unhandled rejection still ends it, as Node would.
+  process.on('unhandledRejection', (reason) => {
+    if (isDependencyUnavailable(reason)) return void log.warn({ err: reason }, 'a background write failed: the database is unavailable');
+    log.fatal({ err: reason }, 'unhandled rejection');
+    process.exit(1);
+  });
   log.info({ database: platform.database.kind, cache: platform.kv.kind }, 'platform opened, migrations applied');
 
   const supplier = config.demoSupplier ? await startDemoSupplier(platform, config.demoSupplierPort) : null;
@@ -38,6 +47,7 @@ async function main() {
   const lines = [
     '',
     `  kaquan is running on ${platform.database.kind === 'pglite' ? `embedded PostgreSQL (${config.dataDir})` : 'PostgreSQL'} and ${platform.kv.kind === 'redis' ? 'Redis' : 'in-process cache'}`,
+    `  admin panel ${base}/admin/  (the web panel; built by npm start when stale, or npm run build:admin)`,
     `  admin API   ${base}/admin/...  (log in: POST ${base}/admin/auth/login with an X-Device-Id header)`,
     `  API docs    ${base}/docs`,
     `  health      ${base}/healthz  ${base}/readyz`,

@@ -54,8 +54,11 @@ import { createSessionStore } from '../bots/core/session.js';
 import { createWalletService } from './modules/wallet/service.js';
 import { createWalletReminders } from './modules/wallet/reminders.js';
 import { createRedemptionService } from './modules/redemption/service.js';
+import { createSubscribeConsents } from './modules/miniprogram/subscriptions.js';
 import { createMiniProgramService } from './modules/miniprogram/service.js';
 import { createAfterSalesService } from './modules/after-sales/service.js';
+import { createAnalyticsService } from './modules/analytics/service.js';
+import { createLiveHub } from './modules/analytics/live.js';
 
 /** Every module's service, wired once; channels (HTTP, bots, mini-program) use only these. */
 export function createServices(p: Platform) {
@@ -93,7 +96,7 @@ export function createServices(p: Platform) {
   const suppliers = createSupplierService(
     p,
     { audit, catalog, alerts, importPurchasedCodes: vault.importPurchasedCodes },
-    { callbackBaseUrl: p.config.publicUrl, allowedHosts: p.config.supplierUrlAllowlist.length ? p.config.supplierUrlAllowlist : undefined },
+    { callbackBaseUrl: p.config.publicUrl, allowedHosts: p.config.supplierUrlAllowlist.length ? p.config.supplierUrlAllowlist : undefined, allowPrivateNetworks: p.config.supplierAllowPrivateNetworks },
   );
   const payments = createPaymentService(p, { orders, ledger }, paymentProviders(p), { notifyBaseUrl: p.config.publicUrl });
   const revealTokens = createRevealTokenService(p, { audit, vault: vaultForOrders }, { publicUrl: p.config.publicUrl });
@@ -124,6 +127,8 @@ export function createServices(p: Platform) {
   const flashPurchase = createFlashPurchase(p, { flashSales, orders, orderReports, customers, catalog, agents, inventory, risk, reviews: riskReviews });
   orders.onStatus('awaiting_group', (tx, o) => groupBuys.onMemberPaid(tx, o));
   orders.onStatus('cancelled', (tx, o) => groupBuys.onOrderCancelled(tx, o));
+  // A cancelled flash-sale order gives its units back to the sale's database counter (refunds do not).
+  orders.onStatus('cancelled', (tx, o) => flashSales.onOrderCancelled(tx, o));
   // Redemption codes and referral codes (issue 7): rewards through the promotion budget, coupons and points.
   const cdk = createCdkService(p, { audit, ledger, risk, points, coupons, orders, revealCodes: orders.revealCodes, retailPriceOf: async (skuId, tx) => (await catalog.getSku(skuId, tx)).retailPriceFen }, { failuresPer10Minutes: p.config.cdkLockoutFailures, ipFailuresPer10Minutes: p.config.cdkLockoutIpFailures });
   const referralCdks = createReferralCdkService(p, { audit, ledger, risk, points, coupons, agents, customers, priorOrdersStatement: orders.priorOrdersStatement });
@@ -136,14 +141,19 @@ export function createServices(p: Platform) {
   const chatDeliveries = createChatDeliveries(p, { queue: outbound, vault, catalog, agents, orderReports });
   outbound.onPump(() => chatDeliveries.scanDelivered(100, 1));
   // Wallet expiry reminders (issue 9): N days before a code expires, its owner is told once per rule by chat or mini-program.
-  const walletReminders = createWalletReminders(p, { customers, orderReports, outbound }, { days: p.config.walletReminderDays, mpTemplateId: p.config.wechatMpReminderTemplateId });
+  // Mini-program subscribe consents: one accepted template sends one message, so a reminder goes by mini-program only with one.
+  const subscribeConsents = createSubscribeConsents(p, { expiryReminder: p.config.wechatMpReminderTemplateId });
+  const walletReminders = createWalletReminders(p, { customers, orderReports, outbound, consents: subscribeConsents }, { days: p.config.walletReminderDays, mpTemplateId: p.config.wechatMpReminderTemplateId });
   // After-sales (issue 9): tickets for codes that do not work; replacement, refund or reject, the customer told by webhook and chat.
   const afterSales = createAfterSalesService(p, { audit, orders, vault: vaultForOrders, payments, ledger, catalog, outbox: (events) => webhooks.outboxStatement(events as Parameters<typeof webhooks.outboxStatement>[0]).statement, outbound });
   // Offline redemption (issue 9): merchants, stores and store staff; a code's owner (for QR tokens) is the wallet's answer (gifts included).
   const redemptions = createRedemptionService(p, { audit, auth, catalog, vault, ownerOfCode: (code) => wallet.ownerOfCode(code.id) });
   // Mini-program login (issue 9): wx.login through code2session, customer sessions for /mp/v1.
   const miniProgram = createMiniProgramService(p, { customers });
-  return { miniProgram, wallet, walletReminders, redemptions, afterSales, botSessions, outbound, chatDeliveries, campaignRoi, campaigns, coupons, groupBuys, flashSales, flashPurchase, cdk, referralCdks, points, pointsEarning, pointsExchange, recharges, fission, riskReviews, staffRisk, riskBacktest, risk, commissions, audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention, withdrawals, tracing, resalePrices, agentAnomalies, agentBackOffice, agentJoin, agentScopes, orderReports };
+  // Analytics (issue 10): rollups fed by committed order changes, reports, forecasts; the live dashboard's fan-out.
+  const analytics = createAnalyticsService(p, { catalog, vault, alerts });
+  const liveHub = createLiveHub(p, analytics);
+  return { analytics, liveHub, miniProgram, subscribeConsents, wallet, walletReminders, redemptions, afterSales, botSessions, outbound, chatDeliveries, campaignRoi, campaigns, coupons, groupBuys, flashSales, flashPurchase, cdk, referralCdks, points, pointsEarning, pointsExchange, recharges, fission, riskReviews, staffRisk, riskBacktest, risk, commissions, audit, alerts, auth, customers, catalog, vault, inventory, agents, suppliers, ledger, webhooks, orders, payments, revealTokens, orderRetention, webhookRetention, withdrawals, tracing, resalePrices, agentAnomalies, agentBackOffice, agentJoin, agentScopes, orderReports };
 }
 
 /** The payment providers this installation has: the sandbox outside production, WeChat Pay and Telegram Stars when configured. */

@@ -31,16 +31,16 @@ export function createChatLinks(p: Platform, s: Pick<Services, 'agents'>) {
   /**
    * Uses a code for this chat user (customer + chat identity): links the
    * agent's account to the customer, or the staff member to the chat
-   * identity. Null when the code is unknown, used or expired.
+   * identity. Null when the code is unknown, used or expired (or not of the `only` kind, which leaves it unused).
    */
-  async function consume(code: string, who: { customerId: string; userKey: string }): Promise<{ kind: LinkKind; subjectId: string } | null> {
+  async function consume(code: string, who: { customerId: string; userKey: string }, only?: LinkKind): Promise<{ kind: LinkKind; subjectId: string } | null> {
     if (!/^[A-Za-z0-9]{4,16}$/.test(code.trim())) return null;
     const now = p.clock.now();
     return p.db.transaction(async (tx) => {
       const [used] = await tx
         .update(botLinkCodes)
         .set({ usedAt: now, usedBy: who.userKey })
-        .where(and(eq(botLinkCodes.codeHash, hashOf(code)), isNull(botLinkCodes.usedAt), gt(botLinkCodes.expiresAt, now)))
+        .where(and(eq(botLinkCodes.codeHash, hashOf(code)), isNull(botLinkCodes.usedAt), gt(botLinkCodes.expiresAt, now), only ? eq(botLinkCodes.kind, only) : undefined))
         .returning({ kind: botLinkCodes.kind, subjectId: botLinkCodes.subjectId });
       if (!used) return null;
       if (used.kind === 'agent') await s.agents.linkCustomer(used.subjectId, who.customerId, tx);

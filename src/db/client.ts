@@ -130,6 +130,9 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   // Every statement goes through some pooled client's query (pool.query included): counted there, once each.
   let queries = 0;
   pool.on('connect', (client) => {
+    // A checked-out client (between two statements of a transaction) that loses its server emits 'error' with no
+    // pool listener attached: without this the process dies on a database restart. Its next query fails instead.
+    client.on('error', () => undefined);
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => (queries++, query(...args));
   });

@@ -24,3 +24,4 @@ export * from '../modules/wallet/reminder-schema.js';
 export * from '../../bots/core/schema.js';
 export * from '../../bots/core/outbound-schema.js';
 export * from '../modules/after-sales/schema.js';
+export * from '../modules/analytics/schema.js';

@@ -1,6 +1,7 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, errorStatus, type ErrorCode } from '../lib/errors.js';
 import { fieldIssues } from './validation.js';
+import { isDependencyUnavailable } from '../lib/unavailable.js';
 
 /** Maps every failure to {"error":{"code","message","details"}}; only a real bug becomes a 500. */
 export function installErrorHandling(app: FastifyInstance) {
@@ -25,6 +26,11 @@ export function installErrorHandling(app: FastifyInstance) {
     if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
       return reply.code(fe.statusCode).send({ error: { code: 'BAD_REQUEST', message: fe.message, details: null } });
     }
+    if (isDependencyUnavailable(err)) {
+      // An outage (database restarting, Redis down) is not a bug: a clear refusal the client retries with its key.
+      request.log.warn({ err }, 'a backing service is unavailable; request refused');
+      return reply.code(503).header('retry-after', '5').send({ error: { code: 'SERVICE_UNAVAILABLE', message: 'a backing service is briefly unavailable; retry shortly (with the same Idempotency-Key)', details: null } });
+    }
     request.log.error({ err }, 'unhandled error');
     return reply.code(500).send({ error: { code: 'INTERNAL', message: 'internal error; the request id is in the logs', details: { request_id: request.id } } });
   });
@@ -32,6 +38,16 @@ export function installErrorHandling(app: FastifyInstance) {
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0]}`, details: null } }),
   );
+}
+
+/**
+ * Router-level failures (a malformed URL, an over-long path parameter) never
+ * reach the error handler; without this Fastify answers them in its own shape
+ * and echoes the whole path back. Passed as Fastify's `frameworkErrors` option.
+ */
+export function frameworkErrorReply(err: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'malformed URL';
+  return reply.code(400).send({ error: { code: 'BAD_REQUEST', message, details: null } });
 }
 
 const frameworkErrors: Record<string, { code: ErrorCode; message?: string }> = {

@@ -13,7 +13,8 @@ import { createFlashPurchase } from '../../src/modules/marketing/flash-sale-purc
  * Flash sales end to end through the HTTP API on the real database (PGlite,
  * or PostgreSQL + Redis with DATABASE_URL / REDIS_URL): exact units under
  * racing buyers, refusals that never reach the database, compensation of
- * failed orders, and reconciliation of a gate that drifted from the orders.
+ * failed orders, the database counter that caps a gate which lost its state,
+ * and reconciliation of a gate that drifted from the orders.
  */
 const clock = new ManualClock(new Date());
 let t: TestApp;
@@ -184,6 +185,70 @@ describe('flash sales', () => {
     expect(await saleOrders(sale.id)).toEqual({ n: 1, units: 1, delivered: 1 });
   });
 
+  it('a gate that lost its state mid-sale cannot oversell: the database counter caps the units and clamps the gate', async () => {
+    const sku = await createCodeSku(t, { retailPriceFen: 9_600 });
+    await stockCodes(t, sku, 20);
+    const sale = await createSale(sku, { units: 5 });
+    const users = Array.from({ length: 15 }, (_, i) => `wipe-${i}-${sale.id}`);
+    for (const u of users) await fundedCustomer(u, 1_000);
+    for (const u of users.slice(0, 3)) expect((await buy(sale.id, u)).statusCode).toBe(201);
+    // The gate's state is lost and comes back as it was before those 3 sales (a Redis failover to a replica that
+    // missed them, a restore, or a reload that ran while their orders were still committing): 5 units "left".
+    const gate = t.services.flashSales.gate;
+    const terms = t.services.flashSales.termsOf((await t.services.flashSales.definition(sale.id))!);
+    if (gate.kind === 'redis') {
+      const key = `${t.platform.config.redisPrefix}flash:{${sale.id}}`;
+      expect(await t.platform.kv.redis!.del(key, `${key}:users`, `${key}:keys`)).toBe(3);
+      await gate.define(sale.id, terms, 0);
+    } else await gate.repair(sale.id, 0, { perUser: new Map(), admitted: [] });
+    expect(await gate.snapshot(sale.id)).toEqual({ units: 5, remaining: 5, sold: 0 });
+
+    // 12 buyers race for the 2 units really left; the gate lets 5 of them through.
+    const results = await Promise.all(users.slice(3).map((u) => buy(sale.id, u)));
+    expect(results.filter((r) => r.statusCode === 201)).toHaveLength(2);
+    const lost = results.filter((r) => r.statusCode !== 201);
+    // Refused by the gate or by the counter, every loser gets the same sold-out answer.
+    expect(lost.map((r) => [r.statusCode, r.json().error])).toEqual(lost.map(() => [409, { code: 'OUT_OF_STOCK', message: 'this flash sale is sold out', details: { reason: 'sold_out', sale_id: sale.id } }]));
+    expect(await saleOrders(sale.id)).toEqual({ n: 5, units: 5, delivered: 5 });
+    const codes = (await t.platform.database.executeSql<{ n: number }>(`select count(*)::int as n from codes where sku_id = $1 and state in ('sold', 'delivered', 'revealed')`, [sku])).rows[0]!;
+    expect(codes.n).toBe(5);
+    // The counter told the gate: it is sold out again, so the crowd behind is refused without a database statement.
+    expect((await gate.snapshot(sale.id))!.remaining).toBe(0);
+    const detail = (await t.inject({ method: 'GET', url: `/admin/marketing/flash-sales/${sale.id}`, headers: bearer(owner) })).json();
+    expect(detail).toMatchObject({ sold: 5, counter_sold: 5, remaining: 0 });
+    expect((await buy(sale.id, 'wipe-warm-up')).statusCode).toBe(409);
+    await t.services.risk.flush();
+    const before = t.platform.database.queryCount();
+    const late = await Promise.all(Array.from({ length: 10 }, (_, i) => buy(sale.id, `wipe-late-${i}`)));
+    expect(late.every((r) => r.statusCode === 409 && r.json().error.details.reason === 'sold_out')).toBe(true);
+    expect(t.platform.database.queryCount() - before).toBe(0);
+    expect((await t.services.ledger.verify()).ok).toBe(true);
+  });
+
+  it('a held order rejected by risk review gives its units back to the counter, as the gate reload counts them', async () => {
+    const price = 137; // picked out by its own review rule
+    const rule = await t.inject({ method: 'POST', url: '/admin/risk/rules', headers: bearer(owner), payload: { name: 'review flash 137', action: 'review', condition: { field: 'amountFen', op: 'eq', value: price }, applies_to: ['order'] } });
+    expect(rule.statusCode, rule.body).toBe(201);
+    const sku = await createCodeSku(t, { retailPriceFen: 9_600 });
+    await stockCodes(t, sku, 3);
+    const sale = await createSale(sku, { units: 1, priceFen: price });
+    const [a, b] = [`held-a-${sale.id}`, `held-b-${sale.id}`];
+    for (const u of [a, b]) await fundedCustomer(u, 1_000);
+    const held = await buy(sale.id, a);
+    expect(held.statusCode, held.body).toBe(202);
+    const view = async () => (await t.inject({ method: 'GET', url: `/admin/marketing/flash-sales/${sale.id}`, headers: bearer(owner) })).json();
+    expect(await view()).toMatchObject({ sold: 1, counter_sold: 1 });
+    const review = (await t.services.riskReviews.forSubject('order', held.json().order.id))!;
+    expect((await t.inject({ method: 'POST', url: `/admin/risk/reviews/${review.id}/reject`, headers: bearer(owner), payload: { reason: 'test' } })).statusCode).toBe(200);
+    expect(await view()).toMatchObject({ sold: 0, counter_sold: 0, remaining: 0 });
+    expect((await t.inject({ method: 'POST', url: `/admin/risk/rules/${rule.json().id}/disable`, headers: bearer(owner) })).statusCode).toBe(200);
+    // The gate gives the unit back only when it is rebuilt from the orders; the counter then agrees and sells it.
+    await t.services.flashSales.gate.repair(sale.id, 0, { perUser: new Map(), admitted: [] });
+    const again = await buy(sale.id, b);
+    expect(again.statusCode, again.body).toBe(201);
+    expect(await view()).toMatchObject({ sold: 1, counter_sold: 1, remaining: 0 });
+  });
+
   it('an agent key buys for itself at the flash price', async () => {
     const sku = await createCodeSku(t, { retailPriceFen: 9_600 });
     await stockCodes(t, sku, 2);
@@ -239,13 +304,13 @@ describe('flash sales', () => {
     clock.advance(12 * MINUTE);
     expect((await buy(sale.id, 'too-late')).json().error.details.reason).toBe('ended');
     const viaJob = await t.services.flashSales.reconcileEnded();
-    expect(viaJob.find((r) => r.sale_id === sale.id)).toEqual({ sale_id: sale.id, gate_sold: 3, orders_sold: 1, difference: 2, repaired: true });
+    expect(viaJob.find((r) => r.sale_id === sale.id)).toEqual({ sale_id: sale.id, gate_sold: 3, orders_sold: 1, counter_sold: 1, difference: 2, repaired: true });
     expect((await t.services.flashSales.gate.snapshot(sale.id))!.sold).toBe(1);
     const detail = (await t.inject({ method: 'GET', url: `/admin/marketing/flash-sales/${sale.id}`, headers: bearer(owner) })).json();
-    expect(detail).toMatchObject({ status: 'ended', sold: 1, gate_sold: 1, reconcile_difference: 2 });
+    expect(detail).toMatchObject({ status: 'ended', sold: 1, counter_sold: 1, gate_sold: 1, reconcile_difference: 2 });
     // Once reconciled, the job leaves it alone; the admin route may run it again (no drift now).
     expect((await t.services.flashSales.reconcileEnded()).find((r) => r.sale_id === sale.id)).toBeUndefined();
     const again = await t.inject({ method: 'POST', url: `/admin/marketing/flash-sales/${sale.id}/reconcile`, headers: bearer(owner) });
-    expect(again.json()).toEqual({ sale_id: sale.id, gate_sold: 1, orders_sold: 1, difference: 0, repaired: true });
+    expect(again.json()).toEqual({ sale_id: sale.id, gate_sold: 1, orders_sold: 1, counter_sold: 1, difference: 0, repaired: true });
   });
 });

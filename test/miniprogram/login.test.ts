@@ -1,25 +1,20 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bootTestApp, bearer, type TestApp } from '../helpers/boot.js';
-import { startFakeWechatMp, type FakeWechatMp } from '../fakes/wechat-mp/server.js';
+import type { FakeWechatMp } from '../fakes/wechat-mp/server.js';
+import { bootMpAppForFile, uniq } from '../helpers/mp-app.js';
 import { DAY, ManualClock } from '../../src/lib/clock.js';
 import { createCodeSku, stockCodes } from '../helpers/codes.js';
 
-const APPID = 'wx0123456789abcdef';
-const SECRET = '0123456789abcdef0123456789abcdef';
 const clock = new ManualClock(new Date());
 let t: TestApp;
 let wx: FakeWechatMp;
-beforeAll(async () => {
-  wx = await startFakeWechatMp({ appId: APPID, secret: SECRET });
-  t = await bootTestApp({ clock, env: { WECHAT_MP_APPID: APPID, WECHAT_MP_SECRET: SECRET, WECHAT_MP_API_BASE: wx.url, RISK_SEED_RULES: 'false' } });
-});
-afterAll(async () => {
-  await t?.close();
-  await wx?.close();
-});
+bootMpAppForFile(
+  (app) => {
+    ({ t, wx } = app);
+  },
+  { clock },
+);
 
-const uniq = () => randomBytes(6).toString('hex');
 const login = (code: string) => t.inject({ method: 'POST', url: '/mp/v1/login', payload: { code } });
 const customersWith = async (openid: string) =>
   (await t.platform.database.executeSql<{ n: number }>("select count(distinct customer_id)::int as n from customer_identities where provider = 'miniprogram_openid' and external_id = $1", [openid])).rows[0]!.n;

@@ -1,38 +1,27 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootTestApp, bearer, type TestApp } from '../helpers/boot.js';
-import { startFakeWechatMp, type FakeWechatMp } from '../fakes/wechat-mp/server.js';
+import { describe, expect, it } from 'vitest';
+import { bearer, type TestApp } from '../helpers/boot.js';
+import type { FakeWechatMp } from '../fakes/wechat-mp/server.js';
+import { bootMpAppForFile, mpLogin, uniq, type MpSession } from '../helpers/mp-app.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import { createCodeSku, stockCodes } from '../helpers/codes.js';
 import { startAppWithWeChatPay, APP_ID as PAY_APPID } from '../payments/wechat-fixture.js';
 
-const APPID = 'wx0123456789abcdef';
-const SECRET = '0123456789abcdef0123456789abcdef';
 const clock = new ManualClock(new Date());
 let t: TestApp;
 let wx: FakeWechatMp;
 let operations: string;
 let finance: string;
-beforeAll(async () => {
-  wx = await startFakeWechatMp({ appId: APPID, secret: SECRET });
-  t = await bootTestApp({ clock, env: { WECHAT_MP_APPID: APPID, WECHAT_MP_SECRET: SECRET, WECHAT_MP_API_BASE: wx.url, RISK_SEED_RULES: 'false', SESSION_TTL_MINUTES: '43200' } });
-  operations = (await t.loginAs('operations')).token;
-  finance = (await t.loginAs('finance')).token;
-});
-afterAll(async () => {
-  await t?.close();
-  await wx?.close();
-});
+bootMpAppForFile(
+  async (app) => {
+    ({ t, wx } = app);
+    operations = (await t.loginAs('operations')).token;
+    finance = (await t.loginAs('finance')).token;
+  },
+  { clock, env: { SESSION_TTL_MINUTES: '43200' } },
+);
 
-const uniq = () => randomBytes(6).toString('hex');
-interface Session { token: string; customerId: string }
-async function login(): Promise<Session> {
-  const code = `code-${uniq()}`;
-  wx.loginCode(code, { openid: `o_${uniq()}` });
-  const res = await t.inject({ method: 'POST', url: '/mp/v1/login', payload: { code } });
-  expect(res.statusCode, res.body).toBe(200);
-  return { token: res.json().token, customerId: res.json().customer.id };
-}
+type Session = MpSession;
+const login = () => mpLogin({ t, wx });
 const mp = (s: Session, method: 'GET' | 'POST', url: string, payload?: object, idem?: string) =>
   t.inject({ method, url, payload, headers: { ...bearer(s.token), ...(idem ? { 'idempotency-key': idem } : {}) } });
 async function fund(s: Session, amountFen: number) {

@@ -147,7 +147,8 @@ describe('health, headers, docs', () => {
     expect(res.statusCode).toBe(200);
     const doc = res.json();
     expect(doc.openapi).toBe('3.0.3');
-    for (const guard of t.app.routeGuards.filter((g) => g.url.startsWith('/admin') || g.url.startsWith('/open'))) {
+    // WebSocket routes (the live dashboard) have no OpenAPI 3.0 form; @fastify/swagger leaves them out.
+    for (const guard of t.app.routeGuards.filter((g) => (g.url.startsWith('/admin') || g.url.startsWith('/open')) && g.url !== '/admin/live')) {
       const path = guard.url.replace(/:(\w+)/g, '{$1}');
       expect(doc.paths[path]?.[guard.method.toLowerCase()], `${guard.method} ${path} in OpenAPI`).toBeDefined();
     }

@@ -16,7 +16,9 @@ describe('every admin route checks its permission for every role', () => {
   it('no admin route is left without a permission', () => {
     const admin = t.app.routeGuards.filter((g) => g.url.startsWith('/admin/'));
     expect(admin.length).toBeGreaterThan(10);
-    for (const g of admin) if (g.url !== '/admin/auth/login') expect(g.permission, `${g.method} ${g.url}`).toBeDefined();
+    // The live dashboard socket authenticates itself after the upgrade, so a browser is told why with a close code
+    // (4401/4403, proven in test/analytics/live.test.ts); it is the only admin route allowed to.
+    for (const g of admin) if (g.url !== '/admin/auth/login' && g.url !== '/admin/live') expect(g.permission, `${g.method} ${g.url}`).toBeDefined();
   });
 
   it('the full matrix: refused (403) exactly when the role lacks the permission', async () => {

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootTestApp, type TestApp } from '../helpers/boot.js';
-import { createCodeSku, stockCodes } from '../helpers/codes.js';
-import { startFakeWechatMp, type FakeWechatMp } from '../fakes/wechat-mp/server.js';
+import { describe, expect, it } from 'vitest';
+import type { TestApp } from '../helpers/boot.js';
+import type { FakeWechatMp } from '../fakes/wechat-mp/server.js';
+import { bootMpAppForFile } from '../helpers/mp-app.js';
+import { ownExpiringCode } from './own-code.js';
 import { DAY, HOUR, ManualClock } from '../../src/lib/clock.js';
 import { jobDefinitions } from '../../src/modules/jobs/definitions.js';
 import { chinaTime } from '../../src/modules/wallet/reminders.js';
@@ -13,35 +14,22 @@ import { chinaTime } from '../../src/modules/wallet/reminders.js';
  * get none; a gifted code reminds its new owner; a mini-program-only customer
  * gets a subscribe message (a local fake WeChat); no reminder carries the code.
  */
-const APPID = 'wx0123456789abcdef';
-const SECRET = '0123456789abcdef0123456789abcdef';
 const TEMPLATE = 'tmpl-expiry-reminder';
 const clock = new ManualClock(new Date('2026-11-01T04:00:00Z'));
 let t: TestApp;
 let wx: FakeWechatMp;
 
-beforeAll(async () => {
-  wx = await startFakeWechatMp({ appId: APPID, secret: SECRET });
-  t = await bootTestApp({ clock, env: { WECHAT_MP_APPID: APPID, WECHAT_MP_SECRET: SECRET, WECHAT_MP_API_BASE: wx.url, WECHAT_MP_REMINDER_TEMPLATE_ID: TEMPLATE, RISK_SEED_RULES: 'false' } });
-});
-afterAll(async () => {
-  await t?.close();
-  await wx?.close();
-});
+bootMpAppForFile(
+  (app) => {
+    ({ t, wx } = app);
+  },
+  { clock, env: { WECHAT_MP_REMINDER_TEMPLATE_ID: TEMPLATE } },
+);
 
 const sql = async <R>(text: string, values: unknown[] = []) => (await t.platform.database.executeSql<R>(text, values)).rows;
 const customer = async (provider: 'telegram' | 'miniprogram_openid' | 'partner', externalId: string) => (await t.services.customers.resolve({ identity: { provider, externalId } })).customerId;
 
-/** A SKU whose one code expires `inMs` from now, bought (delivered, unrevealed) by the customer; returns the code id and its secret. */
-async function ownCode(customerId: string, inMs: number, name?: string): Promise<{ codeId: string; secret: string }> {
-  const sku = await createCodeSku(t, { name });
-  const [secret] = await stockCodes(t, sku, 1, { expiresAt: new Date(clock.now().getTime() + inMs) });
-  await t.services.orders.creditBalance({ type: 'customer', id: customerId }, 9_600, 'top-up', { id: 'stf_test' });
-  const order = await t.platform.db.transaction((tx) => t.services.orders.createOrder({ buyer: { type: 'customer', id: customerId }, skuId: sku, quantity: 1, channel: 'test', payment: 'balance' }, tx));
-  expect(order.status).toBe('delivered');
-  const [code] = await sql<{ id: string }>('select id from codes where order_id = $1', [order.id]);
-  return { codeId: code!.id, secret: secret! };
-}
+const ownCode = (customerId: string, inMs: number, name?: string) => ownExpiringCode(t, clock, customerId, inMs, name);
 const reminders = (codeId: string) => sql<{ rule_days: number; customer_id: string; channel: string; status: string; outbound_id: string | null }>('select rule_days, customer_id, channel, status, outbound_id from wallet_reminders where code_id = $1 order by rule_days desc', [codeId]);
 const outboundByKey = (key: string) => sql<{ id: string; channel: string; chat_id: string; replies: unknown }>('select id, channel, chat_id, replies from bot_outbound_messages where dedupe_key = $1', [key]);
 
@@ -121,6 +109,8 @@ describe('expiry reminders', () => {
 
   it('a mini-program-only customer gets one subscribe message (no secret); a refused one is recorded once; no channel is recorded once', async () => {
     const mp = await customer('miniprogram_openid', 'o-mp-reminder-1');
+    // A subscribe message needs the customer's consent (POST /mp/v1/subscriptions; test/wallet/reminder-consent.test.ts).
+    await t.services.subscribeConsents.record(mp, [TEMPLATE], { key: 'consent-o-mp-reminder-1' });
     const { codeId, secret } = await ownCode(mp, 6 * DAY, 'MP card');
     const before = wx.subscribeMessages.length;
     await t.services.walletReminders.run();
@@ -134,6 +124,7 @@ describe('expiry reminders', () => {
 
     // A user without a subscription: WeChat answers 43101, recorded as refused, not tried again.
     const refusing = await customer('miniprogram_openid', 'o-mp-reminder-2');
+    await t.services.subscribeConsents.record(refusing, [TEMPLATE], { key: 'consent-o-mp-reminder-2' });
     wx.refuseSubscribe('o-mp-reminder-2');
     const r = await ownCode(refusing, 6 * DAY);
     await t.services.walletReminders.run();

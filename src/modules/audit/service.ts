@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../db/client.js';
 import type { Platform } from '../../platform.js';
 import { toPage, type PageResult } from '../../lib/pagination.js';
+import { invalidField } from '../../lib/errors.js';
 import { auditHead, auditLog } from './schema.js';
 import { ChainVerifier, GENESIS_HASH, auditHash, type ChainBreak } from './chain.js';
 
@@ -69,7 +70,12 @@ export function createAuditService(p: Platform) {
 
   async function list(q: { limit: number; cursor?: string; action?: string; actorId?: string }): Promise<PageResult<AuditView>> {
     const where: SQL[] = [];
-    if (q.cursor) where.push(lt(auditLog.seq, Number(q.cursor.slice(4))));
+    if (q.cursor) {
+      // The pattern allows 26 digits; a sequence beyond 2^53 is no cursor of ours (and would reach SQL as 1e+25).
+      const seq = Number(q.cursor.slice(4));
+      if (!Number.isSafeInteger(seq)) throw invalidField('cursor', 'is not a cursor of this list');
+      where.push(lt(auditLog.seq, seq));
+    }
     if (q.action) where.push(eq(auditLog.action, q.action));
     if (q.actorId) where.push(eq(auditLog.actorId, q.actorId));
     const rows = await p.db

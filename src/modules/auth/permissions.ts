@@ -39,6 +39,7 @@ export const permissions = [
   'redemption:read', // merchants, stores, store staff, redemptions and their reports (offline redemption)
   'redemption:manage', // set up merchants, stores and store staff (issues their signing keys)
   'system:read',
+  'analytics:read', // dashboards, reports, forecasts and the live dashboard socket
 ] as const;
 
 export type Permission = (typeof permissions)[number];
@@ -46,7 +47,7 @@ export type Permission = (typeof permissions)[number];
 export const roles = ['owner', 'operations', 'finance', 'risk', 'support', 'readonly'] as const;
 export type Role = (typeof roles)[number];
 
-const readAll: Permission[] = ['self', 'staff:read', 'catalog:read', 'vault:read', 'orders:read', 'agents:read', 'marketing:read', 'customers:read', 'system:read'];
+const readAll: Permission[] = ['self', 'staff:read', 'catalog:read', 'vault:read', 'orders:read', 'agents:read', 'marketing:read', 'customers:read', 'system:read', 'analytics:read'];
 
 export const rolePermissions: Record<Role, ReadonlySet<Permission>> = {
   owner: new Set(permissions),

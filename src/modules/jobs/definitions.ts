@@ -6,6 +6,10 @@ import { supplierJobDefinitions } from '../suppliers/jobs.js';
 /** Every recurring and on-demand job of the platform, in one list. */
 export function jobDefinitions(s: Services, config: Config): JobDefinition[] {
   return [
+    // Analytics rollups catch up with committed order changes (and publish their live events); reads and live sockets also do it sooner.
+    { name: 'analytics.apply-order-changes', cron: '* * * * *', retryLimit: 0, handler: async () => void (await s.liveHub.drain()) },
+    // Demand forecasts refitted once the report day (REPORT_TIMEZONE) closed: hourly, so it works in any zone; only the first run of a day fits.
+    { name: 'analytics.refresh-forecasts', cron: '10 * * * *', retryLimit: 2, handler: async () => void (await s.analytics.refreshForecasts()) },
     { name: 'auth.purge-expired-sessions', cron: '17 * * * *', handler: async () => void (await s.auth.purgeExpiredSessions()) },
     // Wallet expiry reminders: once per code and rule (the wallet_reminders row), so an extra run sends nothing twice.
     { name: 'wallet.send-reminders', cron: '43 * * * *', handler: async () => void (await s.walletReminders.run()) },

@@ -1,5 +1,10 @@
 import PgBoss from 'pg-boss';
 import type { Platform } from '../../platform.js';
+import { queryRows } from '../../db/raw.js';
+
+// Instances starting together on a new database (or a release adding queues) would race creating pg-boss's schema
+// and queues (duplicate schema errors; create_queue deadlocks attaching partitions): they start one at a time.
+const ENGINE_START_LOCK = 7_240_002;
 
 /**
  * Background work runs on pg-boss, in the same PostgreSQL (embedded or real):
@@ -34,32 +39,41 @@ export async function startJobEngine(p: Platform, definitions: JobDefinition[], 
     migrate: true,
   } as PgBoss.ConstructorOptions);
   boss.on('error', (err) => p.logger.error({ err }, 'job engine error'));
-  await boss.start();
+  const oneAtATime = (fn: () => Promise<void>) =>
+    p.database.kind === 'postgres'
+      ? p.db.transaction(async (tx) => {
+          await queryRows(tx, 'select pg_advisory_xact_lock($1)', [ENGINE_START_LOCK]);
+          await fn();
+        })
+      : fn(); // embedded: one process, and PGlite runs one transaction at a time
+  await oneAtATime(async () => {
+    await boss.start();
 
-  for (const d of definitions) {
-    await boss.createQueue(d.name, {
-      name: d.name,
-      retryLimit: d.retryLimit ?? 5,
-      retryDelay: d.retryDelaySeconds ?? 10,
-      retryBackoff: d.retryBackoff ?? true,
-      expireInSeconds: d.expireInSeconds ?? 15 * 60,
-    });
-    if (opts.work !== false) {
-      await boss.work(d.name, { batchSize: d.batchSize ?? 1, pollingIntervalSeconds: opts.pollingIntervalSeconds ?? 2 }, async (jobs) => {
-        for (const job of jobs) {
-          const started = Date.now();
-          try {
-            await d.handler(job.data as never, { id: job.id, name: job.name });
-            p.logger.debug({ job: job.name, id: job.id, ms: Date.now() - started }, 'job done');
-          } catch (err) {
-            p.logger.warn({ err, job: job.name, id: job.id }, 'job failed; pg-boss will retry');
-            throw err;
-          }
-        }
+    for (const d of definitions) {
+      await boss.createQueue(d.name, {
+        name: d.name,
+        retryLimit: d.retryLimit ?? 5,
+        retryDelay: d.retryDelaySeconds ?? 10,
+        retryBackoff: d.retryBackoff ?? true,
+        expireInSeconds: d.expireInSeconds ?? 15 * 60,
       });
+      if (opts.work !== false) {
+        await boss.work(d.name, { batchSize: d.batchSize ?? 1, pollingIntervalSeconds: opts.pollingIntervalSeconds ?? 2 }, async (jobs) => {
+          for (const job of jobs) {
+            const started = Date.now();
+            try {
+              await d.handler(job.data as never, { id: job.id, name: job.name });
+              p.logger.debug({ job: job.name, id: job.id, ms: Date.now() - started }, 'job done');
+            } catch (err) {
+              p.logger.warn({ err, job: job.name, id: job.id }, 'job failed; pg-boss will retry');
+              throw err;
+            }
+          }
+        });
+      }
+      if (d.cron) await boss.schedule(d.name, d.cron, {}, { tz: 'UTC' });
     }
-    if (d.cron) await boss.schedule(d.name, d.cron, {}, { tz: 'UTC' });
-  }
+  });
 
   return {
     boss,

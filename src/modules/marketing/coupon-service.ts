@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gt, lte, or, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gt, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Platform } from '../../platform.js';
 import type { DbOrTx, Tx } from '../../db/client.js';
 import { pageFilter } from '../../db/paging.js';
@@ -114,6 +114,35 @@ export function createCouponService(p: Platform, deps: { audit: AuditService; ca
       .from(couponTemplates)
       .where(pageFilter(couponTemplates.id, q.cursor, q.status ? eq(couponTemplates.status, q.status) : undefined, q.campaignId ? eq(couponTemplates.campaignId, q.campaignId) : undefined, q.claimable === undefined ? undefined : eq(couponTemplates.claimable, q.claimable)))
       .orderBy(desc(couponTemplates.id))
+      .limit(q.limit + 1);
+    return toPage(rows.map(templateView), q.limit);
+  }
+
+  /**
+   * The templates this customer can claim now, newest first: claimable, active, inside their window, not given out
+   * (total limit, budget for one more) and under the customer's own limit. `issue` re-checks all of it under the lock.
+   */
+  async function listClaimable(q: { customerId: string; limit: number; cursor?: string }): Promise<PageResult<CouponTemplateView>> {
+    const now = p.clock.now();
+    const t = couponTemplates;
+    const held = sql`(select count(*) from ${customerCoupons} where ${customerCoupons.templateId} = ${t.id} and ${customerCoupons.customerId} = ${q.customerId})`;
+    const rows = await p.db
+      .select()
+      .from(t)
+      .where(
+        pageFilter(
+          t.id,
+          q.cursor,
+          eq(t.claimable, true),
+          eq(t.status, 'active'),
+          or(isNull(t.validFrom), lte(t.validFrom, now)),
+          or(isNull(t.validUntil), gt(t.validUntil, now)),
+          or(isNull(t.totalLimit), sql`${t.issuedCount} < ${t.totalLimit}`),
+          or(isNull(t.budgetFen), sql`${t.spentFen} + (case when ${t.kind} = 'percent' then 1 else coalesce(${t.amountOffFen}, 1) end) <= ${t.budgetFen}`),
+          sql`${held} < ${t.perUserLimit}`,
+        ),
+      )
+      .orderBy(desc(t.id))
       .limit(q.limit + 1);
     return toPage(rows.map(templateView), q.limit);
   }
@@ -247,7 +276,7 @@ export function createCouponService(p: Platform, deps: { audit: AuditService; ca
     return rows.length;
   }
 
-  return { createTemplate, getTemplate, listTemplates, setTemplateStatus, grant, grantByStaff, claim, issueNewUserPack, getCoupon, listCoupons, voidCoupon, expireDue, applyToOrder, releaseForOrder, retakeForOrder };
+  return { createTemplate, getTemplate, listTemplates, listClaimable, setTemplateStatus, grant, grantByStaff, claim, issueNewUserPack, getCoupon, listCoupons, voidCoupon, expireDue, applyToOrder, releaseForOrder, retakeForOrder };
 }
 
 export type CouponService = ReturnType<typeof createCouponService>;

@@ -105,4 +105,16 @@ describe.each(impls)('flash-sale gate (%s)', (_name, make) => {
     expect(await g!.admit(id, 'u1', 'k2', 1, T0)).toMatchObject({ outcome: 'user_limit' });
     expect(await g!.admit(id, 'u1', 'k1', 1, T0)).toEqual({ outcome: 'replay' });
   });
+
+  it('clamp only lowers the units left (what the database counter says is the most), and knows an unloaded sale', async () => {
+    const [g] = make();
+    const id = sale();
+    expect(await g!.clamp(id, 0)).toBeNull();
+    await g!.define(id, terms, 0);
+    expect(await g!.clamp(id, 4)).toBe(4);
+    expect(await g!.clamp(id, 8)).toBe(4);
+    expect(await g!.clamp(id, -2)).toBe(0);
+    expect(await g!.snapshot(id)).toEqual({ units: 10, remaining: 0, sold: 10 });
+    expect(await g!.admit(id, 'u1', 'k1', 1, T0)).toMatchObject({ outcome: 'sold_out', remaining: 0 });
+  });
 });

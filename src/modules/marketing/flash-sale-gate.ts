@@ -9,8 +9,10 @@ import type { Redis } from 'ioredis';
  * Redis ONE Lua script (EVALSHA), in memory the same arithmetic in one
  * synchronous block (the embedded mode is one process). Time is passed in.
  *
- * The database stays the truth: reconciliation (see flash-sale-service.ts)
- * rebuilds the gate from the orders with `repair`.
+ * The database stays the truth: each order takes its units from the sale's
+ * counter too (flash-sale-purchase.ts), and when that refuses, the gate is
+ * told with `clamp`; reconciliation (see flash-sale-service.ts) rebuilds the
+ * gate from the orders with `repair`.
  */
 export interface FlashGateTerms {
   units: number;
@@ -48,6 +50,8 @@ export interface FlashGate {
   snapshot(saleId: string): Promise<GateSnapshot | null>;
   /** Replaces the counters with the database's: units left = units - sold, per-user counts and admitted keys. */
   repair(saleId: string, sold: number, state: GateState): Promise<void>;
+  /** Lowers units left to at most `atMost` (never raises them): the database's counter found the gate too generous. Null when the gate does not hold the sale. */
+  clamp(saleId: string, atMost: number): Promise<number | null>;
 }
 
 /** How long a sale's gate outlives its end (for late retries and reconciliation). */
@@ -116,6 +120,12 @@ export function memoryFlashGate(): FlashGate {
       s.remaining = Math.max(0, s.units - sold);
       s.users = new Map(state.perUser);
       s.keys = new Map(state.admitted.map((a) => [pair(a.user, a.key), a.quantity]));
+    },
+    async clamp(saleId, atMost) {
+      const s = sales.get(saleId);
+      if (!s) return null;
+      s.remaining = Math.min(s.remaining, Math.max(0, atMost));
+      return s.remaining;
     },
   };
 }
@@ -201,10 +211,20 @@ end
 return 1
 `;
 
+// KEYS: 1 the sale's hash. ARGV: the most units that may be left.
+const clampScript = `
+local r = redis.call('HGET', KEYS[1], 'remaining')
+if not r then return -1 end
+local cap = math.max(0, tonumber(ARGV[1]))
+if tonumber(r) <= cap then return tonumber(r) end
+redis.call('HSET', KEYS[1], 'remaining', cap)
+return cap
+`;
+
 const stateArgs = (state: GateState) => [state.perUser.size, ...[...state.perUser].flat(), state.admitted.length, ...state.admitted.flatMap((a) => [a.user, a.key, a.quantity])];
 
 type Script = (...args: (string | number)[]) => Promise<unknown>;
-type GateRedis = Redis & { kqFlashDefine?: Script; kqFlashAdmit?: Script; kqFlashRelease?: Script; kqFlashRepair?: Script };
+type GateRedis = Redis & { kqFlashDefine?: Script; kqFlashAdmit?: Script; kqFlashRelease?: Script; kqFlashRepair?: Script; kqFlashClamp?: Script };
 
 export function redisFlashGate(redis: Redis, prefix: string): FlashGate {
   const r = redis as GateRedis;
@@ -214,6 +234,7 @@ export function redisFlashGate(redis: Redis, prefix: string): FlashGate {
     redis.defineCommand('kqFlashAdmit', { numberOfKeys: 3, lua: admitScript });
     redis.defineCommand('kqFlashRelease', { numberOfKeys: 3, lua: releaseScript });
     redis.defineCommand('kqFlashRepair', { numberOfKeys: 3, lua: repairScript });
+    redis.defineCommand('kqFlashClamp', { numberOfKeys: 1, lua: clampScript });
   }
   // One hash tag per sale: the three keys live in the same cluster slot, as a script needs.
   const keys = (saleId: string) => [`${prefix}{${saleId}}`, `${prefix}{${saleId}}:users`, `${prefix}{${saleId}}:keys`];
@@ -237,6 +258,10 @@ export function redisFlashGate(redis: Redis, prefix: string): FlashGate {
     },
     async repair(saleId, sold, state) {
       await r.kqFlashRepair!(...keys(saleId), sold, ...stateArgs(state));
+    },
+    async clamp(saleId, atMost) {
+      const left = Number(await r.kqFlashClamp!(keys(saleId)[0]!, atMost));
+      return left < 0 ? null : left;
     },
   };
 }

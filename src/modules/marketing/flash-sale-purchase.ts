@@ -44,6 +44,16 @@ const refusals: Record<GateRefusal, { code: 'OUT_OF_STOCK' | 'CONFLICT' | 'UNPRO
   cancelled: { code: 'UNPROCESSABLE', message: 'this flash sale was cancelled' },
 };
 
+/** Thrown inside the order's transaction when the sale's counter has no room left (rolls the order back). */
+class CounterSoldOut extends Error {}
+
+/**
+ * Takes `quantity` units from the sale's counter, or none. Run last in the order's transaction: the sale's row stays
+ * locked from here to the commit, so every purchase of the sale queues on it only for that short tail, not for the
+ * whole order (the stock claim, the ledger, the risk gate run before it, in parallel with other buyers).
+ */
+const takeUnitsSql = `update flash_sales set sold_units = sold_units + $2 where id = $1 and sold_units + $2 <= units returning sold_units`;
+
 /**
  * Buying in a flash sale. The order of work is the point: the sale's
  * definition comes from memory, then the gate (one Redis script or the
@@ -57,6 +67,15 @@ const refusals: Record<GateRefusal, { code: 'OUT_OF_STOCK' | 'CONFLICT' | 'UNPRO
  * An admitted attempt whose order then fails (balance short, out of stock,
  * refused by risk) gives its units and the buyer's count back to the gate
  * and says so in the error (details.flash_sale.released).
+ *
+ * The gate is not trusted alone with the units: the order's transaction also
+ * takes them from the sale's counter (flash_sales.sold_units) with one
+ * conditional UPDATE, so a gate that lost its state (Redis flushed, failed
+ * over without persistence, keys evicted, reloaded while admitted orders were
+ * still committing) and admits again cannot sell past the units. When the
+ * counter refuses, the buyer gets the gate's own sold-out answer, the attempt
+ * is released and the gate is clamped to what the counter has left, so the
+ * crowd behind is refused by the gate again without touching the database.
  */
 export function createFlashPurchase(
   p: Platform,
@@ -87,6 +106,15 @@ export function createFlashPurchase(
     try {
       result = await placeOrder(input, sale, gateUser, admitted);
     } catch (err) {
+      if (err instanceof CounterSoldOut) {
+        // The gate admitted what the database no longer has: give this attempt back, then lower the gate to the
+        // counter's room (read after the rollback, so it includes every committed order).
+        if (admitted) await flashSales.gate.release(sale.id, gateUser, input.idempotencyKey);
+        const left = await flashSales.unitsLeft(sale.id);
+        await flashSales.gate.clamp(sale.id, left);
+        p.logger.warn({ sale_id: sale.id, units_left: left }, 'flash sale gate admitted past the database counter; gate clamped');
+        throw new AppError(refusals.sold_out.code, refusals.sold_out.message, { reason: 'sold_out', sale_id: sale.id });
+      }
       // Whatever failed after admission rolled the order back: nothing was bought with this attempt.
       if (!admitted) throw err;
       const released = await flashSales.gate.release(sale.id, gateUser, input.idempotencyKey);
@@ -154,6 +182,8 @@ export function createFlashPurchase(
         tx,
       );
       await tx.insert(flashSalePurchases).values({ orderId: order.id, saleId: sale.id, gateUser, idempotencyKey: input.idempotencyKey, buyerType: buyer.type, buyerId: buyer.id, quantity: input.quantity, createdAt: p.clock.now() });
+      const taken = await queryRows(tx, takeUnitsSql, [sale.id, input.quantity], { prepare: true });
+      if (!taken.length) throw new CounterSoldOut();
       return { status: held ? (202 as const) : (201 as const), orderId: order.id, order };
     });
     const created = 'order' in result ? result.order : undefined;

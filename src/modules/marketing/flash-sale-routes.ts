@@ -29,11 +29,12 @@ const FlashSale = Type.Object({
 const FlashSaleDetail = Type.Object({
   ...FlashSale.properties,
   sold: Type.Integer({ description: 'units in the sale\'s orders that are not cancelled (the truth)' }),
+  counter_sold: Type.Integer({ description: 'units the database\'s counter has taken (caps the sale whatever the gate says); equals sold unless something is wrong' }),
   gate_sold: Nullable(Type.Integer()),
   reconciled_at: Nullable(Type.String()),
   reconcile_difference: Nullable(Type.Integer({ description: 'at the last reconciliation: gate minus orders' })),
 });
-const Reconciled = Type.Object({ sale_id: Type.String(), gate_sold: Nullable(Type.Integer()), orders_sold: Type.Integer(), difference: Type.Integer(), repaired: Type.Boolean() });
+const Reconciled = Type.Object({ sale_id: Type.String(), gate_sold: Nullable(Type.Integer()), orders_sold: Type.Integer(), counter_sold: Type.Integer({ description: 'the database\'s counter; should equal orders_sold' }), difference: Type.Integer(), repaired: Type.Boolean() });
 const Order = Type.Object({
   id: Type.String(),
   buyer_type: Type.String(),

@@ -6,8 +6,10 @@ import { createdAt, tstz } from '../../db/columns.js';
 /**
  * A flash sale (秒杀): a number of units of one SKU at a flash price, sold in
  * a time window with a per-buyer limit. The units are counted down by the
- * gate (Redis or memory) in front of the database; the orders are the truth
- * and reconciliation after the end records what the gate thought it sold.
+ * gate (Redis or memory) in front of the database, and capped again in the
+ * database by `sold_units` (taken in each order's transaction), so a gate that
+ * lost its state cannot oversell; the orders are the truth and reconciliation
+ * after the end records what the gate and the counter said.
  * Active / upcoming / ended are read from the window; only cancellation is stored.
  */
 export const flashSales = pgTable(
@@ -24,6 +26,12 @@ export const flashSales = pgTable(
     endsAt: tstz('ends_at').notNull(),
     /** scheduled (the window decides whether it is upcoming, active or ended) or cancelled */
     status: text('status').notNull().default('scheduled'),
+    /**
+     * Units in the sale's orders that are not cancelled, kept in step by the order's transaction (a conditional
+     * increment that refuses past `units`) and by the order's cancellation (given back, as the gate's reload counts);
+     * a refund leaves it (the gate never gives refunded units back either).
+     */
+    soldUnits: integer('sold_units').notNull().default(0),
     createdBy: text('created_by').notNull(),
     createdAt: createdAt(),
     cancelledAt: tstz('cancelled_at'),
@@ -37,6 +45,7 @@ export const flashSales = pgTable(
     index('flash_sales_window_idx').on(t.endsAt, t.startsAt),
     check('flash_sales_window', sql`${t.endsAt} > ${t.startsAt}`),
     check('flash_sales_terms', sql`${t.units} > 0 and ${t.priceFen} > 0 and ${t.perUserLimit} > 0`),
+    check('flash_sales_sold_units', sql`${t.soldUnits} >= 0 and ${t.soldUnits} <= ${t.units}`),
   ],
 );
 

@@ -7,6 +7,7 @@ import { AppError, notFound } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import { toPage, type PageResult } from '../../lib/pagination.js';
 import type { OrderReports } from '../orders/reports.js';
+import type { OrderRow } from '../orders/service.js';
 import type { AuditService } from '../audit/service.js';
 import type { CatalogService } from '../catalog/service.js';
 import { createIdempotency } from '../orders/idempotency.js';
@@ -35,6 +36,8 @@ export interface FlashSaleView {
 export interface FlashSaleDetail extends FlashSaleView {
   /** units in the sale's orders that are not cancelled (the truth) */
   sold: number;
+  /** units the database's counter (flash_sales.sold_units) has taken: equals `sold` unless something is wrong */
+  counter_sold: number;
   gate_sold: number | null;
   reconciled_at: string | null;
   reconcile_difference: number | null;
@@ -55,6 +58,8 @@ export interface ReconcileResult {
   sale_id: string;
   gate_sold: number | null;
   orders_sold: number;
+  /** the database's counter (flash_sales.sold_units); it caps the sale, so it should equal orders_sold */
+  counter_sold: number;
   /** gate minus orders: positive = the gate counted units no order holds (they go back on sale), negative = the gate under-counted */
   difference: number;
   repaired: boolean;
@@ -122,6 +127,22 @@ export function createFlashSaleService(p: Platform, deps: { audit: AuditService;
     await gate.define(s.id, termsOf(s), sold, state);
   }
 
+  /** Units the database's counter has room for (read fresh: the purchase path calls it after its counter refused). */
+  async function unitsLeft(saleId: string): Promise<number> {
+    const [row] = await queryRows<{ left: number }>(p.db, `select units - sold_units as left from flash_sales where id = $1`, [saleId]);
+    return Number(row?.left ?? 0);
+  }
+
+  /**
+   * An order of a sale was cancelled (a held order rejected by risk review): its units leave the counter, in the
+   * cancellation's transaction, as they leave the orders' count the gate is reloaded and reconciled from. A refund
+   * is not a cancellation: refunded units stay sold, in the counter as in the gate.
+   */
+  async function onOrderCancelled(tx: DbOrTx, order: Pick<OrderRow, 'offerKind' | 'offerId' | 'quantity'>) {
+    if (order.offerKind !== 'flash_sale' || !order.offerId) return;
+    await queryRows(tx, `update flash_sales set sold_units = greatest(0, sold_units - $2) where id = $1`, [order.offerId, order.quantity]);
+  }
+
   function statusOf(s: FlashSaleRow, now: Date): FlashSaleView['status'] {
     if (s.status === 'cancelled') return 'cancelled';
     if (now < s.startsAt) return 'upcoming';
@@ -181,6 +202,7 @@ export function createFlashSaleService(p: Platform, deps: { audit: AuditService;
     return {
       ...view,
       sold,
+      counter_sold: s.soldUnits,
       gate_sold: view.remaining === null ? null : s.units - view.remaining,
       reconciled_at: s.reconciledAt?.toISOString() ?? null,
       reconcile_difference: s.gateSold !== null && s.ordersSold !== null ? s.gateSold - s.ordersSold : null,
@@ -251,12 +273,15 @@ export function createFlashSaleService(p: Platform, deps: { audit: AuditService;
     else await gate.define(id, termsOf(s), sold, state);
     const after = await gate.snapshot(id);
     const difference = snap ? snap.sold - sold : 0;
-    await p.db.transaction(async (tx) => {
-      await tx.update(flashSales).set({ reconciledAt: p.clock.now(), gateSold: snap?.sold ?? null, ordersSold: sold }).where(eq(flashSales.id, id));
-      await deps.audit.record({ actorType: actor ? 'staff' : 'system', actorId: actor?.id, action: 'flash_sale.reconcile', targetType: 'flash_sale', targetId: id, ip: actor?.ip, details: { gate_sold: snap?.sold ?? null, orders_sold: sold, difference } }, tx);
+    const counterSold = await p.db.transaction(async (tx) => {
+      const [u] = await tx.update(flashSales).set({ reconciledAt: p.clock.now(), gateSold: snap?.sold ?? null, ordersSold: sold }).where(eq(flashSales.id, id)).returning({ soldUnits: flashSales.soldUnits });
+      await deps.audit.record({ actorType: actor ? 'staff' : 'system', actorId: actor?.id, action: 'flash_sale.reconcile', targetType: 'flash_sale', targetId: id, ip: actor?.ip, details: { gate_sold: snap?.sold ?? null, orders_sold: sold, counter_sold: u!.soldUnits, difference } }, tx);
+      return u!.soldUnits;
     });
     if (difference !== 0) p.logger.warn({ sale_id: id, gate_sold: snap?.sold, orders_sold: sold }, 'flash sale gate drifted from the orders; repaired');
-    return { sale_id: id, gate_sold: snap?.sold ?? null, orders_sold: sold, difference, repaired: after?.sold === sold };
+    // The counter moves only with the orders' own transactions: a difference is a defect to look into, not drift to repair.
+    if (counterSold !== sold) p.logger.error({ sale_id: id, counter_sold: counterSold, orders_sold: sold }, 'flash sale counter differs from the orders');
+    return { sale_id: id, gate_sold: snap?.sold ?? null, orders_sold: sold, counter_sold: counterSold, difference, repaired: after?.sold === sold };
   }
 
   /** The job: every sale that ended (cancelled ones too) and has not been reconciled since. */
@@ -271,7 +296,7 @@ export function createFlashSaleService(p: Platform, deps: { audit: AuditService;
     return out;
   }
 
-  return { gate, definition, load, create, get, list, listOpen, cancel, reconcile, reconcileEnded, termsOf };
+  return { gate, definition, load, unitsLeft, onOrderCancelled, create, get, list, listOpen, cancel, reconcile, reconcileEnded, termsOf };
 }
 
 export type FlashSaleService = ReturnType<typeof createFlashSaleService>;

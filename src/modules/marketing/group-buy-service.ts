@@ -47,7 +47,8 @@ export interface SeatRequest {
   agentId?: string;
   payment: 'balance' | 'external';
   provider?: string;
-  apiKeyOwner: string;
+  /** the partner or agent key that asked (none for a customer's own mini-program session) */
+  apiKeyOwner?: string;
   channel: string;
   idempotency: { scope: string; key: string; request: unknown };
   /** the risk gate for the order (throws to refuse) */
@@ -106,8 +107,8 @@ export function createGroupBuyService(p: Platform, deps: GroupBuyDeps) {
     return campaignView(c);
   }
 
-  async function listCampaigns(q: { limit: number; cursor?: string; status?: string }) {
-    const rows = await p.db.select().from(groupBuyCampaigns).where(pageFilter(groupBuyCampaigns.id, q.cursor, q.status ? eq(groupBuyCampaigns.status, q.status) : undefined)).orderBy(desc(groupBuyCampaigns.id)).limit(q.limit + 1);
+  async function listCampaigns(q: { limit: number; cursor?: string; status?: string; skuId?: string }) {
+    const rows = await p.db.select().from(groupBuyCampaigns).where(pageFilter(groupBuyCampaigns.id, q.cursor, q.status ? eq(groupBuyCampaigns.status, q.status) : undefined, q.skuId ? eq(groupBuyCampaigns.skuId, q.skuId) : undefined)).orderBy(desc(groupBuyCampaigns.id)).limit(q.limit + 1);
     return toPage(rows.map(campaignView), q.limit);
   }
 

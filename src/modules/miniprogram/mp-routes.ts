@@ -13,7 +13,7 @@ import { Ticket } from '../after-sales/routes.js';
 import type { WalletService } from '../wallet/service.js';
 import { gateInputOf, refuseUnlessPassed } from '../risk/gate-http.js';
 import { mpOrderRoutes, type MpOrderDeps } from './mp-orders.js';
-import { mpWalletRoutes } from './mp-wallet.js';
+import { mpWalletRoutes, type MpWalletDeps } from './mp-wallet.js';
 
 const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -34,6 +34,13 @@ const MpSku = Type.Object({
 });
 const MpProduct = Type.Object({ id: Type.String(), name: Type.String(), brand: Type.String(), category: Type.String(), kind: Type.String(), description: Type.String(), skus: Type.Array(MpSku) });
 
+/** A coupon template as a customer may see it before claiming: its terms, never its budget or counters. */
+const ClaimableCoupon = Type.Object({
+  id: Type.String({ description: 'the template id (cpt_)' }), name: Type.String(), kind: Type.String({ description: 'fixed | percent | threshold' }), amount_off_fen: Nullable(Type.Integer()),
+  percent_off_bps: Nullable(Type.Integer()), max_off_fen: Nullable(Type.Integer()), min_amount_fen: Type.Integer(), scope: Type.String(), valid_until: Nullable(Type.String()),
+  valid_days: Nullable(Type.Integer({ description: 'usable this many days after the claim' })), per_user_limit: Type.Integer(),
+});
+
 const skuView = (s: SkuView) => ({
   id: s.id, product_id: s.product_id, name: s.name, face_value_fen: s.face_value_fen, price_fen: s.retail_price_fen, min_per_order: s.min_per_order, max_per_order: s.max_per_order,
   validity_days: s.validity_days, usage_instructions: s.usage_instructions, one_tap_activation: Boolean(s.redeem_url),
@@ -48,6 +55,7 @@ const customerIdOf = (request: FastifyRequest) => {
 
 export interface MpApiDeps extends MpOrderDeps {
   wallet: WalletService;
+  storeRedeemableSkus: MpWalletDeps['storeRedeemableSkus'];
   coupons: CouponService;
   afterSales: AfterSalesService;
 }
@@ -62,7 +70,7 @@ export async function mpApiRoutes(fastify: FastifyInstance, opts: MpApiDeps) {
   const tags = ['mini-program'];
 
   await app.register(mpOrderRoutes, opts);
-  await app.register(mpWalletRoutes, { wallet: opts.wallet });
+  await app.register(mpWalletRoutes, { wallet: opts.wallet, storeRedeemableSkus: opts.storeRedeemableSkus });
 
   // ---- catalog ----
   app.get(
@@ -98,6 +106,20 @@ export async function mpApiRoutes(fastify: FastifyInstance, opts: MpApiDeps) {
       schema: { tags, summary: 'My coupons, newest first', querystring: Strict({ state: Type.Optional(Type.Union(couponStates.map((s) => Type.Literal(s)))), limit: PageQuery.properties.limit, cursor: Type.Optional(Id('ucp')) }), response: { 200: Page(Coupon), ...errorResponses } },
     },
     async (request) => coupons.listCoupons({ customerId: customerIdOf(request), state: request.query.state, limit: request.query.limit, cursor: request.query.cursor }),
+  );
+
+  app.get(
+    '/mp/v1/coupons/claimable',
+    {
+      config: { customer: true },
+      schema: { tags, summary: 'Coupons I can claim now (claimable templates, active, in their window, not given out, under my limit), newest first; claim one with POST /mp/v1/coupons/claim', querystring: Strict({ limit: PageQuery.properties.limit, cursor: Type.Optional(Id('cpt')) }), response: { 200: Page(ClaimableCoupon), ...errorResponses } },
+    },
+    async (request) => {
+      const page = await coupons.listClaimable({ customerId: customerIdOf(request), limit: request.query.limit, cursor: request.query.cursor });
+      // Budgets and counters are the operators' business: the customer sees the terms only.
+      const data = page.data.map((t) => ({ id: t.id, name: t.name, kind: t.kind, amount_off_fen: t.amount_off_fen, percent_off_bps: t.percent_off_bps, max_off_fen: t.max_off_fen, min_amount_fen: t.min_amount_fen, scope: t.scope, valid_until: t.valid_until, valid_days: t.valid_days, per_user_limit: t.per_user_limit }));
+      return { ...page, data };
+    },
   );
 
   app.post(

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { AppError } from '../../lib/errors.js';
 import { IdParams, Strict, errorResponses } from '../../http/schemas.js';
 import { walletGroups, type WalletService } from '../wallet/service.js';
-import { Gift, GiftCard, Revealed, WalletPage } from '../wallet/routes.js';
+import { Gift, GiftCard, Revealed, WalletItem, WalletPage } from '../wallet/routes.js';
 
 const IdempotencyHeaders = Type.Object({ 'idempotency-key': Type.String({ minLength: 8, maxLength: 255, pattern: '^[A-Za-z0-9_.:-]+$' }) });
 
@@ -13,8 +13,20 @@ const customerIdOf = (request: FastifyRequest) => {
   return request.customer.customerId;
 };
 
+/** A wallet item in the mini-program also says whether a store can redeem it (the "show QR to the store" action). */
+const MpWalletPage = Type.Object({
+  ...WalletPage.properties,
+  data: Type.Array(Type.Object({ ...WalletItem.properties, store_redeemable: Type.Boolean({ description: 'a store accepts this product: show it with POST /mp/v1/redemptions/qr-token' }) })),
+});
+
+export interface MpWalletDeps {
+  wallet: WalletService;
+  /** Of these SKUs, those a store can redeem (the redemption service's answer). */
+  storeRedeemableSkus: (skuIds: string[]) => Promise<Set<string>>;
+}
+
 /** My asset pack: the open-API wallet calls with the session's customer in place of a partner-named one. */
-export async function mpWalletRoutes(fastify: FastifyInstance, opts: { wallet: WalletService }) {
+export async function mpWalletRoutes(fastify: FastifyInstance, opts: MpWalletDeps) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { wallet } = opts;
   const tags = ['mini-program'];
@@ -32,12 +44,14 @@ export async function mpWalletRoutes(fastify: FastifyInstance, opts: { wallet: W
           limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
           cursor: Type.Optional(Type.String({ pattern: '^cod_[0-9A-HJKMNP-TV-Z]{26}$', description: 'next_cursor of the previous page' })),
         }),
-        response: { 200: WalletPage, ...errorResponses },
+        response: { 200: MpWalletPage, ...errorResponses },
       },
     },
     async (request) => {
       const q = request.query;
-      return wallet.list(customerIdOf(request), { limit: q.limit, cursor: q.cursor, state: q.state, expiringSoonDays: q.expiring_within_days });
+      const page = await wallet.list(customerIdOf(request), { limit: q.limit, cursor: q.cursor, state: q.state, expiringSoonDays: q.expiring_within_days });
+      const atStores = await opts.storeRedeemableSkus(page.data.map((c) => c.sku_id));
+      return { ...page, data: page.data.map((c) => ({ ...c, store_redeemable: atStores.has(c.sku_id) })) };
     },
   );
 

@@ -1,12 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import QRCode from 'qrcode';
 import { Page, PageQuery } from '../../lib/pagination.js';
 import { AppError, notFound } from '../../lib/errors.js';
 import { IdParams, Strict, errorResponses } from '../../http/schemas.js';
 import { staffOf } from '../../http/auth.js';
 import { identityProviders, type CustomerService } from '../customers/service.js';
 import { redemptionView, type RedemptionService } from './service.js';
+import { QR_TTL_MS } from './qr-token.js';
 
 const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$` });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -50,6 +52,7 @@ const Verified = Type.Object({
   redeemed: Nullable(Type.Object({ redemption_id: Type.String(), store_id: Type.String(), redeemed_at: Type.String() })),
 });
 const QrToken = Type.Object({ token: Type.String({ description: 'KQR1.…: show as a QR code' }), code_id: Type.String(), expires_at: Type.String() });
+const MpQrToken = Type.Object({ ...QrToken.properties, expires_in_seconds: Type.Integer({ description: 'seconds until expires_at (the token was issued just now)' }), qr_png: Type.String({ description: 'data:image/png;base64,… of the token' }) });
 const ProductIds = Type.Array(Id('prd'), { maxItems: 500, uniqueItems: true });
 
 /** Admin set-up and reports under /admin; staff verify and redeem on the open API with a store staff key; partners issue QR tokens. */
@@ -199,15 +202,16 @@ export async function redemptionRoutes(fastify: FastifyInstance, opts: { redempt
       config: { customer: true },
       schema: {
         tags: ['mini-program'],
-        summary: 'A token to show as a QR code at the store instead of one of my codes: valid 5 minutes, works once',
+        summary: 'A token to show as a QR code at the store instead of one of my codes: valid 5 minutes, works once; with the QR image and the seconds left (a countdown that does not trust the phone\'s clock)',
         body: Strict({ code_id: Id('cod') }),
-        response: { 201: QrToken, ...errorResponses },
+        response: { 201: MpQrToken, ...errorResponses },
       },
     },
     async (request, reply) => {
       if (!request.customer) throw new AppError('UNAUTHENTICATED', 'log in first (POST /mp/v1/login)');
       const issued = await svc.issueQrToken({ customerId: request.customer.customerId, codeId: request.body.code_id, issuedFor: 'miniprogram' });
-      return reply.code(201).header('cache-control', 'no-store').send(issued);
+      const qr_png = await QRCode.toDataURL(issued.token, { type: 'image/png', errorCorrectionLevel: 'M', margin: 2, width: 256 });
+      return reply.code(201).header('cache-control', 'no-store').send({ ...issued, expires_in_seconds: QR_TTL_MS / 1000, qr_png });
     },
   );
 }

@@ -211,9 +211,24 @@ export function createRedemptionService(p: Platform, deps: { audit: AuditService
     return { ...page, data: page.data.map(redemptionView) };
   }
 
+  /** Of these SKUs, those whose codes a store can redeem now (an active merchant with an active store accepts the product). */
+  async function storeRedeemableSkus(skuIds: string[]): Promise<Set<string>> {
+    const skus = await deps.catalog.listSkus([...new Set(skuIds)]);
+    const productIds = [...new Set(skus.map((s) => s.product_id))];
+    if (productIds.length === 0) return new Set();
+    const rows = await p.db
+      .selectDistinct({ productId: merchantProducts.productId })
+      .from(merchantProducts)
+      .innerJoin(merchants, eq(merchants.id, merchantProducts.merchantId))
+      .innerJoin(stores, and(eq(stores.merchantId, merchants.id), eq(stores.status, 'active')))
+      .where(and(eq(merchants.status, 'active'), inArray(merchantProducts.productId, productIds)));
+    const accepted = new Set(rows.map((r) => r.productId));
+    return new Set(skus.filter((s) => accepted.has(s.product_id)).map((s) => s.id));
+  }
+
   const redeemer = createRedeemer(p, { vault: deps.vault, catalog: deps.catalog, ownerOfCode: deps.ownerOfCode });
 
-  return { createMerchant, setMerchantProducts, getMerchant, listMerchants, createStore, listStores, createStaff, listStaff, principalOf, report, listRedemptions, ...redeemer };
+  return { createMerchant, setMerchantProducts, getMerchant, listMerchants, createStore, listStores, createStaff, listStaff, principalOf, report, listRedemptions, storeRedeemableSkus, ...redeemer };
 }
 
 export function redemptionView(r: typeof redemptions.$inferSelect) {

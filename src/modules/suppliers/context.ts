@@ -33,6 +33,11 @@ export interface SupplierServiceOptions {
    * (wire it to a SUPPLIER_URL_ALLOWLIST setting in production).
    */
   allowedHosts?: string[];
+  /**
+   * Whether base URLs may point at loopback, private or link-local addresses (checked when a supplier is
+   * saved, after resolving its host). Hosts named exactly in allowedHosts are trusted. Default true (tests, demos).
+   */
+  allowPrivateNetworks?: boolean;
   /** Public base URL of this platform; callbacks go to `${callbackBaseUrl}/callbacks/suppliers/<id>`. Without it orders are settled by polling only. */
   callbackBaseUrl?: string;
   /** Builds the adapter of a supplier (tests, or adapters other than http_json). */

@@ -7,6 +7,7 @@ import type { Credentials, SupplierContext } from './context.js';
 import type { MarginGuard } from './margin-guard.js';
 import { skuSuppliers, supplierOrders, supplierProducts, suppliers } from './schema.js';
 import { assertSupplierUrl } from './url-policy.js';
+import { assertWebhookUrl } from '../webhooks/url-guard.js';
 import { skuSupplierView, supplierOrderView, supplierProductView, supplierView, type SkuSupplierView, type SupplierOrderView, type SupplierProductView, type SupplierView } from './views.js';
 
 export interface NewSupplier {
@@ -37,10 +38,25 @@ function checkSecret(field: string, value: string | undefined) {
 export function createRegistry(ctx: SupplierContext, guard: MarginGuard) {
   const { p, deps } = ctx;
 
+  /** Server-side request forgery: a base URL must not reach our own network unless its host was allow-listed by name. */
+  async function checkedBaseUrl(raw: string): Promise<string> {
+    const url = assertSupplierUrl(raw, ctx.options.allowedHosts);
+    if (ctx.options.allowPrivateNetworks ?? true) return url.toString();
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+    if (ctx.options.allowedHosts?.some((e) => e.trim().toLowerCase() === host)) return url.toString();
+    try {
+      await assertWebhookUrl(url.toString(), { allowPrivateNetworks: false });
+    } catch (err) {
+      const message = err instanceof AppError ? err.message.replace(/^url: /, '') : 'is not reachable';
+      throw new AppError('VALIDATION_FAILED', `base_url: ${message}`, [{ field: 'base_url', message }]);
+    }
+    return url.toString();
+  }
+
   const seal = (supplierId: string, c: Credentials) => p.keyRing.wrap(Buffer.from(JSON.stringify(c), 'utf8'), supplierId);
 
   async function createSupplier(input: NewSupplier, actor: Actor): Promise<SupplierView> {
-    const baseUrl = assertSupplierUrl(input.baseUrl, ctx.options.allowedHosts).toString();
+    const baseUrl = await checkedBaseUrl(input.baseUrl);
     checkTimeout(input.timeoutMs);
     checkSecret('api_key', input.apiKey);
     checkSecret('callback_secret', input.callbackSecret);
@@ -62,7 +78,7 @@ export function createRegistry(ctx: SupplierContext, guard: MarginGuard) {
     const current = await ctx.getSupplier(id);
     const set: Partial<typeof suppliers.$inferInsert> = {};
     if (patch.name !== undefined) set.name = patch.name;
-    if (patch.baseUrl !== undefined) set.baseUrl = assertSupplierUrl(patch.baseUrl, ctx.options.allowedHosts).toString();
+    if (patch.baseUrl !== undefined) set.baseUrl = await checkedBaseUrl(patch.baseUrl);
     if (patch.timeoutMs !== undefined) {
       checkTimeout(patch.timeoutMs);
       set.timeoutMs = patch.timeoutMs;

@@ -11,6 +11,8 @@ export const suppliers = pgTable('suppliers', {
   credentialsSealed: bytea('credentials_sealed').notNull(),
   credentialsKeyId: text('credentials_key_id').notNull(),
   timeoutMs: integer('timeout_ms').notNull().default(5000),
+  /** Days from our purchase order to codes in stock: reorder suggestions cover this long (analytics). */
+  leadTimeDays: integer('lead_time_days').notNull().default(3),
   status: text('status').notNull().default('active'),
   balanceFen: integer('balance_fen'),
   health: text('health').notNull().default('unknown'),

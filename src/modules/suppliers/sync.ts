@@ -2,7 +2,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { AppError } from '../../lib/errors.js';
 import { newId } from '../../lib/ids.js';
 import { formatFen } from '../../lib/money.js';
-import type { SupplierProduct } from './adapter.js';
+import { SupplierCallError, SupplierUncertainError, type SupplierProduct } from './adapter.js';
 import type { SupplierContext } from './context.js';
 import type { MarginGuard } from './margin-guard.js';
 import { skuSuppliers, supplierProducts, suppliers } from './schema.js';
@@ -28,7 +28,13 @@ export function createSync(ctx: SupplierContext, guard: MarginGuard) {
   async function syncSupplier(supplierId: string): Promise<SyncResult> {
     const supplier = await ctx.getSupplier(supplierId);
     if (supplier.status !== 'active') throw new AppError('CONFLICT', `supplier ${supplierId} is disabled`);
-    const { products, cursor } = await ctx.call(supplier, (a) => a.listProducts(supplier.syncCursor));
+    // A supplier that is down or answers nonsense is the supplier's failure, not ours: a clear refusal, never a 500.
+    const { products, cursor } = await ctx.call(supplier, (a) => a.listProducts(supplier.syncCursor)).catch((err: unknown) => {
+      if (err instanceof SupplierCallError || err instanceof SupplierUncertainError) {
+        throw new AppError('UNPROCESSABLE', `supplier ${supplierId} could not be synced: ${err.message}`, { supplier_id: supplierId, reason: err.message });
+      }
+      throw err;
+    });
 
     // The same item twice in one answer: the last word counts.
     const latest = new Map<string, SupplierProduct>();

@@ -10,6 +10,7 @@ import { readCodeRows, type ImportSource, type RawCodeRow } from './import-parse
 import { codeStates } from './code-state.js';
 import { charsets } from './code-pattern.js';
 import { MAX_EXPORT_CODES } from './exports.js';
+import { answerImport, NDJSON } from './import-progress.js';
 import type { VaultService } from './service.js';
 import type {} from '@fastify/multipart';
 
@@ -82,6 +83,7 @@ const ImportMetaFields = {
   mode: Mode,
 };
 const tags = ['admin: vault'];
+const ndjsonNote = `With \`Accept: ${NDJSON}\`, an import answers 200 once its first chunk of rows is written, with one JSON line per written chunk ({"type":"progress","import_id","rows","accepted","rejected"}) and a last line {"type":"report","status":201|422,"report"} or {"type":"error","status","error"}; a request refused up front, or an import with no row to write, answers as usual.`;
 
 function sourceOf(filename: string, mimetype: string): ImportSource {
   if (/\.xlsx$/i.test(filename) || mimetype.includes('spreadsheetml')) return 'xlsx';
@@ -119,6 +121,7 @@ export async function vaultRoutes(fastify: FastifyInstance, opts: { vault: Vault
       schema: {
         tags,
         summary: 'Import a CSV, XLSX or text file of codes (multipart field "file"), streamed; the batch settings are in the query string',
+        description: ndjsonNote,
         consumes: ['multipart/form-data'],
         querystring: Strict(ImportMetaFields),
         response: { ...errorResponses, 201: ImportReport, 422: ImportRefusal },
@@ -129,12 +132,14 @@ export async function vaultRoutes(fastify: FastifyInstance, opts: { vault: Vault
       const file = await request.file({ limits: { fileSize: opts.maxImportBytes, files: 1 } });
       if (!file) throw new AppError('VALIDATION_FAILED', 'file: missing', [{ field: 'file', message: 'missing' }]);
       const q = request.query;
-      const report = await vault.importCodes(
-        { skuId: q.sku_id, supplier: q.supplier, unitCostFen: q.unit_cost_fen, expiresAt: q.expires_at ? new Date(q.expires_at) : undefined, region: q.region, mode: q.mode, source: sourceOf(file.filename, file.mimetype) },
-        guardUpload(readCodeRows(sourceOf(file.filename, file.mimetype), file.file), file.file, opts.maxImportBytes),
-        staffOf(request),
+      return answerImport(request, reply, (onProgress) =>
+        vault.importCodes(
+          { skuId: q.sku_id, supplier: q.supplier, unitCostFen: q.unit_cost_fen, expiresAt: q.expires_at ? new Date(q.expires_at) : undefined, region: q.region, mode: q.mode, source: sourceOf(file.filename, file.mimetype) },
+          guardUpload(readCodeRows(sourceOf(file.filename, file.mimetype), file.file), file.file, opts.maxImportBytes),
+          staffOf(request),
+          onProgress,
+        ),
       );
-      return reply.code(report.status === 'completed' ? 201 : 422).send(report);
     },
   );
 
@@ -145,18 +150,21 @@ export async function vaultRoutes(fastify: FastifyInstance, opts: { vault: Vault
       schema: {
         tags,
         summary: 'Import pasted codes: one per line, "secret" or "card_number secret"',
+        description: ndjsonNote,
         body: Strict({ ...ImportMetaFields, text: Type.String({ minLength: 1, maxLength: 2_000_000 }) }),
         response: { ...errorResponses, 201: ImportReport, 422: ImportRefusal },
       },
     },
     async (request, reply) => {
       const b = request.body;
-      const report = await vault.importCodes(
-        { skuId: b.sku_id, supplier: b.supplier, unitCostFen: b.unit_cost_fen, expiresAt: b.expires_at ? new Date(b.expires_at) : undefined, region: b.region, mode: b.mode, source: 'text' },
-        readCodeRows('text', Readable.from([b.text])),
-        staffOf(request),
+      return answerImport(request, reply, (onProgress) =>
+        vault.importCodes(
+          { skuId: b.sku_id, supplier: b.supplier, unitCostFen: b.unit_cost_fen, expiresAt: b.expires_at ? new Date(b.expires_at) : undefined, region: b.region, mode: b.mode, source: 'text' },
+          readCodeRows('text', Readable.from([b.text])),
+          staffOf(request),
+          onProgress,
+        ),
       );
-      return reply.code(report.status === 'completed' ? 201 : 422).send(report);
     },
   );
 

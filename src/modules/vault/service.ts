@@ -46,6 +46,14 @@ export interface ImportMeta {
   origin?: 'imported' | 'generated' | 'purchased';
 }
 
+/** Rows read so far while an import runs (nothing is committed until the end). */
+export interface ImportProgress {
+  import_id: string;
+  rows: number;
+  accepted: number;
+  rejected: number;
+}
+
 export interface Actor {
   type?: 'staff' | 'system';
   id: string;
@@ -99,7 +107,7 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
    * refuses the file; in accept-valid mode the good rows are kept. Every bad
    * row is reported with its line number and reason.
    */
-  async function importCodes(meta: ImportMeta, rows: AsyncIterable<RawCodeRow>, actor: Actor): Promise<ImportReport> {
+  async function importCodes(meta: ImportMeta, rows: AsyncIterable<RawCodeRow>, actor: Actor, onProgress?: (p: ImportProgress) => void): Promise<ImportReport> {
     const { batchId, importId, dataKey, batch } = await startImport(meta, actor);
     const rejections: { line: number; reason: string }[] = [];
     let rejectedCount = 0;
@@ -135,6 +143,7 @@ export function createVaultService(p: Platform, deps: { audit: AuditService; cat
               const inThisFile = clashes.length ? new Set((await queryRows<{ secret_hmac: string }>(tx, 'select secret_hmac from codes where secret_hmac = any($1::text[]) and batch_id = $2', [clashes.map((c) => c.hmac), batchId])).map((r) => r.secret_hmac)) : new Set<string>();
               accepted += chunk.length - clashes.length;
               for (const c of clashes) reject(c.line, inThisFile.has(c.hmac) ? 'duplicate: appears earlier in this file' : 'duplicate: already in the vault');
+              onProgress?.({ import_id: importId, rows: total, accepted, rejected: rejectedCount });
             })
             .catch((err: unknown) => {
               writeError = err;

@@ -15,8 +15,10 @@ import { walletReminders } from './reminder-schema.js';
 /**
  * Expiry reminders: N days before a code a customer owns expires (one rule
  * per N in WALLET_REMINDER_DAYS), the owner is told once through the channel
- * it uses: its private chat (the outbound queue) or else a mini-program
- * subscribe message. The wallet_reminders row, unique per (code, rule), is
+ * it uses: a mini-program subscribe message when the customer has an unused
+ * subscribe consent (one acceptance of the template sends one message; the
+ * consent is used up in the claiming transaction), else its private chat
+ * (the outbound queue), else nothing (recorded as no_channel). The wallet_reminders row, unique per (code, rule), is
  * written in the transaction that queues the chat message, so racing job
  * runs send once. A mini-program send is claimed by its row first and sent
  * after the commit: at most once (a crash in between leaves it 'sending').
@@ -40,6 +42,8 @@ export interface ReminderDeps {
   /** the mini-program API client (tests inject one); default: built from WECHAT_MP_* when configured */
   wechatMp?: WechatMpClient | null;
   fetch?: typeof fetch;
+  /** the customer's one-time subscribe consents (miniprogram/subscriptions.ts); without them no subscribe message is sent */
+  consents?: { take: (tx: DbOrTx, customerId: string, templateId: string, usedFor: string) => Promise<boolean> };
 }
 
 export interface DueCode {
@@ -53,6 +57,10 @@ export interface DueCode {
 
 type ChatPlace = { channel: ChannelName; chatId: string; locale?: Locale; user?: { provider: 'telegram' | 'wechat_openid' | 'wecom_userid' | 'partner'; externalId: string } };
 type Channel = { kind: 'chat'; place: ChatPlace } | { kind: 'miniprogram'; openid: string } | { kind: 'none' };
+/** Where a customer can be reached: its chat, and its mini-program openid (used only with a subscribe consent). */
+type Reach = { chat?: ChatPlace; openid?: string };
+/** Rolls back a claim that claimed nothing (so a consent it took is not used up). */
+const NOTHING_CLAIMED = Symbol('nothing claimed');
 
 /** Stale access token errcodes: fetch a new token and try once more. */
 const STALE_TOKEN = new Set([40001, 40014, 42001]);
@@ -119,57 +127,67 @@ export function createWalletReminders(p: Platform, deps: ReminderDeps, settings:
     return rows.map((r) => ({ ...r, rule_days: Number(r.rule_days), expires_at: new Date(r.expires_at) }));
   }
 
-  /** Where the customer is reached: the private chat of its latest chat order, else its Telegram / WeChat identity, else the mini-program. */
-  async function channelOf(customerId: string): Promise<Channel> {
-    const target = parseDeliveryTarget(await deps.orderReports.latestDeliveryTargetOf(customerId));
-    if (target) return { kind: 'chat', place: { channel: target.channel, chatId: target.chat_id, locale: target.locale, user: target.user ? { provider: target.user.provider, externalId: target.user.external_id } : undefined } };
+  /** Where the customer is reached: the private chat of its latest chat order, else its Telegram / WeChat identity; and its mini-program openid. */
+  async function reachOf(customerId: string): Promise<Reach> {
     const ids = (await deps.customers.get(customerId)).identities;
+    const mini = ids.find((i) => i.provider === 'miniprogram_openid');
+    const reach: Reach = mini && mp && settings.mpTemplateId && deps.consents ? { openid: mini.external_id } : {};
+    const target = parseDeliveryTarget(await deps.orderReports.latestDeliveryTargetOf(customerId));
+    if (target) return { ...reach, chat: { channel: target.channel, chatId: target.chat_id, locale: target.locale, user: target.user ? { provider: target.user.provider, externalId: target.user.external_id } : undefined } };
     const tg = ids.find((i) => i.provider === 'telegram');
     // On Telegram and the WeChat official account the user's id is its private chat's id.
-    if (tg) return { kind: 'chat', place: { channel: 'telegram', chatId: tg.external_id, user: { provider: 'telegram', externalId: tg.external_id } } };
+    if (tg) return { ...reach, chat: { channel: 'telegram', chatId: tg.external_id, user: { provider: 'telegram', externalId: tg.external_id } } };
     const oa = ids.find((i) => i.provider === 'wechat_openid');
-    if (oa) return { kind: 'chat', place: { channel: 'wechat_oa', chatId: oa.external_id, user: { provider: 'wechat_openid', externalId: oa.external_id } } };
-    const mini = ids.find((i) => i.provider === 'miniprogram_openid');
-    if (mini && mp && settings.mpTemplateId) return { kind: 'miniprogram', openid: mini.external_id };
-    return { kind: 'none' };
+    if (oa) return { ...reach, chat: { channel: 'wechat_oa', chatId: oa.external_id, user: { provider: 'wechat_openid', externalId: oa.external_id } } };
+    return reach;
   }
 
   /**
    * Claims the reminders of one customer's codes (rows inserted in code order,
-   * so racing runs wait on each other instead of deadlocking) and, for a chat,
-   * queues the message in the same transaction. Returns the codes claimed.
+   * so racing runs wait on each other instead of deadlocking): through the
+   * mini-program when a subscribe consent is taken in this transaction, else
+   * the chat (its message queued in the same transaction), else none. A claim
+   * of nothing rolls back, so its consent stays unused. Returns what was claimed.
    */
-  async function claim(customerId: string, codes: DueCode[], channel: Channel): Promise<{ claimed: DueCode[]; ids: string[] }> {
-    return p.db.transaction(async (tx) => {
-      const now = p.clock.now();
-      const claimed: DueCode[] = [];
-      const ids: string[] = [];
-      const status = channel.kind === 'chat' ? 'queued' : channel.kind === 'miniprogram' ? 'sending' : 'no_channel';
-      for (const c of [...codes].sort((a, b) => (a.code_id < b.code_id ? -1 : 1))) {
-        const id = newId('wrm', now);
-        const row = await tx
-          .insert(walletReminders)
-          .values({ id, codeId: c.code_id, ruleDays: c.rule_days, customerId, channel: channel.kind === 'none' ? 'none' : channel.kind, status, createdAt: now })
-          .onConflictDoNothing({ target: [walletReminders.codeId, walletReminders.ruleDays] })
-          .returning({ id: walletReminders.id });
-        if (row.length) {
-          claimed.push(c);
-          ids.push(id);
+  async function claim(customerId: string, codes: DueCode[], reach: Reach): Promise<{ claimed: DueCode[]; ids: string[]; channel: Channel }> {
+    try {
+      return await p.db.transaction(async (tx) => {
+        const now = p.clock.now();
+        const consented = reach.openid ? await deps.consents!.take(tx, customerId, settings.mpTemplateId!, 'wallet.reminder') : false;
+        const channel: Channel = consented ? { kind: 'miniprogram', openid: reach.openid! } : reach.chat ? { kind: 'chat', place: reach.chat } : { kind: 'none' };
+        const claimed: DueCode[] = [];
+        const ids: string[] = [];
+        const status = channel.kind === 'chat' ? 'queued' : channel.kind === 'miniprogram' ? 'sending' : 'no_channel';
+        for (const c of [...codes].sort((a, b) => (a.code_id < b.code_id ? -1 : 1))) {
+          const id = newId('wrm', now);
+          const row = await tx
+            .insert(walletReminders)
+            .values({ id, codeId: c.code_id, ruleDays: c.rule_days, customerId, channel: channel.kind === 'none' ? 'none' : channel.kind, status, createdAt: now })
+            .onConflictDoNothing({ target: [walletReminders.codeId, walletReminders.ruleDays] })
+            .returning({ id: walletReminders.id });
+          if (row.length) {
+            claimed.push(c);
+            ids.push(id);
+          }
         }
-      }
-      if (claimed.length && channel.kind === 'chat') {
-        const first = claimed[0]!;
-        const { id: outboundId } = await deps.outbound.enqueue(tx, {
-          place: { channel: channel.place.channel, chatId: channel.place.chatId, kind: 'private' },
-          user: channel.place.user,
-          replies: [{ text: reminderText(claimed, channel.place.locale) }],
-          reason: 'wallet.reminder',
-          dedupeKey: `wallet.reminder:${first.code_id}:${first.rule_days}`,
-        });
-        await tx.update(walletReminders).set({ outboundId }).where(inArray(walletReminders.id, ids));
-      }
-      return { claimed, ids };
-    });
+        if (claimed.length === 0) throw NOTHING_CLAIMED;
+        if (channel.kind === 'chat') {
+          const first = claimed[0]!;
+          const { id: outboundId } = await deps.outbound.enqueue(tx, {
+            place: { channel: channel.place.channel, chatId: channel.place.chatId, kind: 'private' },
+            user: channel.place.user,
+            replies: [{ text: reminderText(claimed, channel.place.locale) }],
+            reason: 'wallet.reminder',
+            dedupeKey: `wallet.reminder:${first.code_id}:${first.rule_days}`,
+          });
+          await tx.update(walletReminders).set({ outboundId }).where(inArray(walletReminders.id, ids));
+        }
+        return { claimed, ids, channel };
+      });
+    } catch (err) {
+      if (err === NOTHING_CLAIMED) return { claimed: [], ids: [], channel: { kind: 'none' } };
+      throw err;
+    }
   }
 
   /** The subscribe message (template fields: thing1 product, character_string2 last 4, time3 expiry, thing4 hint). */
@@ -212,8 +230,7 @@ export function createWalletReminders(p: Platform, deps: ReminderDeps, settings:
       const byOwner = new Map<string, DueCode[]>();
       for (const c of batch) byOwner.set(c.owner, [...(byOwner.get(c.owner) ?? []), c]);
       for (const [customerId, codes] of byOwner) {
-        const channel = await channelOf(customerId);
-        const { claimed, ids } = await claim(customerId, codes, channel);
+        const { claimed, ids, channel } = await claim(customerId, codes, await reachOf(customerId));
         if (claimed.length === 0) continue;
         if (channel.kind === 'chat') {
           report.chat += claimed.length;
