@@ -375,6 +375,13 @@ export function loadConfig(env: Env = process.env) {
     /** Redemption-code guessing: failures in 10 minutes per customer or device, and per IP, before POST /open/v1/cdks/redeem answers 429 without looking. */
     cdkLockoutFailures: int(env, 'CDK_LOCKOUT_FAILURES', 10, 1, 1000),
     cdkLockoutIpFailures: int(env, 'CDK_LOCKOUT_IP_FAILURES', 30, 1, 10_000),
+    /** Store staff guessing codes: failed verify/redeem lookups (unknown code or QR, not accepted here) per staff member and per store in the window, before those routes answer 429 without looking. */
+    staffVerifyLockoutFailures: int(env, 'STAFF_VERIFY_LOCKOUT_FAILURES', 10, 1, 1000),
+    staffVerifyLockoutStoreFailures: int(env, 'STAFF_VERIFY_LOCKOUT_STORE_FAILURES', 30, 1, 10_000),
+    staffVerifyLockoutWindowSeconds: int(env, 'STAFF_VERIFY_LOCKOUT_WINDOW_SECONDS', 600, 1, 86_400),
+    /** POST /mp/v1/login attempts per client IP in the window (each one costs a WeChat code2session call). */
+    mpLoginPerIp: int(env, 'MP_LOGIN_PER_IP', 30, 1, 1_000_000),
+    mpLoginWindowSeconds: int(env, 'MP_LOGIN_WINDOW_SECONDS', 60, 1, 3600),
     // Join applications under an upline's link or code: approved at once instead of waiting for the upline or staff.
     agentJoinAutoApprove: bool(env, 'AGENT_JOIN_AUTO_APPROVE', false),
     // Which agent keeps a customer reached by several agents' links (see agents/binding-rules.ts), and for how many days (0: for good).

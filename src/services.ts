@@ -145,9 +145,9 @@ export function createServices(p: Platform) {
   const subscribeConsents = createSubscribeConsents(p, { expiryReminder: p.config.wechatMpReminderTemplateId });
   const walletReminders = createWalletReminders(p, { customers, orderReports, outbound, consents: subscribeConsents }, { days: p.config.walletReminderDays, mpTemplateId: p.config.wechatMpReminderTemplateId });
   // After-sales (issue 9): tickets for codes that do not work; replacement, refund or reject, the customer told by webhook and chat.
-  const afterSales = createAfterSalesService(p, { audit, orders, vault: vaultForOrders, payments, ledger, catalog, outbox: (events) => webhooks.outboxStatement(events as Parameters<typeof webhooks.outboxStatement>[0]).statement, outbound });
+  const afterSales = createAfterSalesService(p, { audit, orders, vault: vaultForOrders, payments, ledger, catalog, wallet, outbox: (events) => webhooks.outboxStatement(events as Parameters<typeof webhooks.outboxStatement>[0]).statement, outbound });
   // Offline redemption (issue 9): merchants, stores and store staff; a code's owner (for QR tokens) is the wallet's answer (gifts included).
-  const redemptions = createRedemptionService(p, { audit, auth, catalog, vault, ownerOfCode: (code) => wallet.ownerOfCode(code.id) });
+  const redemptions = createRedemptionService(p, { audit, alerts, auth, catalog, vault, ownerOfCode: (code) => wallet.ownerOfCode(code.id) });
   // Mini-program login (issue 9): wx.login through code2session, customer sessions for /mp/v1.
   const miniProgram = createMiniProgramService(p, { customers });
   // Analytics (issue 10): rollups fed by committed order changes, reports, forecasts; the live dashboard's fan-out.

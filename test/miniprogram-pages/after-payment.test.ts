@@ -53,6 +53,25 @@ describe('order page: paid while sold out', () => {
     expect((await s.t.services.orders.getRow(orderId))!.awaitingChoice).toBe('wait');
     // Waiting asks for no confirmation.
     expect(wxh.callsOf('showModal')).toEqual([]);
+    expect(page.text('#waiting-stock')).toBe('正在等待补货，到货后自动发货；仍可随时退款到余额。');
+
+    // Opened again later: the order view carries the recorded choice, so "keep waiting" is not offered a second time.
+    const view = wxh.requests.length;
+    const again = await loadPage('order', { id: orderId }, wxh);
+    expect(wxh.requests.slice(view).map((r) => [r.method, r.path])).toEqual([['GET', `/mp/v1/orders/${orderId}`]]);
+    expect(again.exists('#sold-out')).toBe(true);
+    expect(again.exists('#choice-wait')).toBe(false);
+    expect(again.exists('#choice-refund')).toBe(true);
+    expect(again.text('#waiting-stock')).toBe('正在等待补货，到货后自动发货；仍可随时退款到余额。');
+  });
+
+  it('an order still undecided offers both choices and no waiting line; its view says awaiting_choice null', async () => {
+    const wxh = createWxHarness({ baseUrl: s.baseUrl, wechat: s.wechat });
+    const me = await wxh.signIn();
+    const orderId = await soldOutOrder(me.customerId, 2_000);
+    const page = await loadPage('order', { id: orderId }, wxh);
+    expect([page.exists('#choice-wait'), page.exists('#choice-refund'), page.exists('#waiting-stock')]).toEqual([true, true, false]);
+    expect(((await mpApi().order(orderId)) as { awaiting_choice: string | null }).awaiting_choice).toBeNull();
   });
 
   it('"refund" asks first; a declined dialog sends nothing; a refund whose answer was lost is retried with the same key and refunds once', async () => {

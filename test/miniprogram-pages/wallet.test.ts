@@ -86,6 +86,16 @@ describe('wallet pages', () => {
     expect(bobWallet.text(`#secret-${codeId}`)).toBe(secrets[0]);
     const holder = (await s.t.platform.database.executeSql<{ customer_id: string }>('select customer_id from wallet_holdings where code_id = $1', [codeId])).rows;
     expect(holder).toEqual([{ customer_id: b.customerId }]);
+    // Bob now holds it, so he reports it: the wallet opens after-sales with the code only (he does not know alice's order).
+    await bobWallet.tap(`#report-${codeId}`);
+    const toReport = route(bob.callsOf('navigateTo').at(-1)!.url as string);
+    expect([toReport.name, toReport.query]).toEqual(['after-sales', { codes: codeId }]);
+    const report = await loadPage(toReport.name, toReport.query, bob);
+    await report.input('#description', 'the brand says it is invalid');
+    await report.tap('#submit');
+    expect(report.data.error).toBe('');
+    expect(report.exists('#submitted')).toBe(true);
+    expect(bob.requests.filter((r) => r.path === '/mp/v1/after-sales' && r.method === 'POST').map((r) => r.status)).toEqual([201]);
 
     // Back as alice: the code left her wallet; claiming her own (now claimed) link again is refused with the server's words.
     alice.activate();

@@ -38,7 +38,9 @@ Component({
           codeIds = (await api.revealOrder(this.data.orderId)).codes.map((c) => c.code_id);
           this.setData({ codeIds });
         }
-        const body = { order_id: this.data.orderId, code_ids: codeIds, description: this.data.description.trim() };
+        // Opened from the wallet for a code received as a gift: the codes name the order (the giver's, not shown to us).
+        const body = { code_ids: codeIds, description: this.data.description.trim() };
+        if (this.data.orderId) body.order_id = this.data.orderId;
         if (this.data.evidence.trim()) body.evidence_urls = [this.data.evidence.trim()];
         this.ticketKey = this.ticketKey || newIdempotencyKey('ticket');
         const t = await api.openTicket(body, this.ticketKey);

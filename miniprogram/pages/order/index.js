@@ -8,6 +8,8 @@ const fmt = require('../../utils/format.js');
 const orderView = (o) => ({
   id: o.id, statusText: fmt.orderStatus(o.status), status: o.status, quantity: o.quantity, amountText: fmt.yuan(o.amount_fen), discountText: o.discount_fen ? fmt.yuan(o.discount_fen) : '',
   refundedText: o.refunded_fen ? fmt.yuan(o.refunded_fen) : '', createdText: fmt.dateTime(o.created_at), delivered: o.delivered_quantity > 0, awaitingStock: o.status === 'paid_awaiting_stock',
+  // The choice the server recorded: once "keep waiting" is chosen the page does not offer it again (also on a later visit).
+  waitChosen: o.awaiting_choice === 'wait',
 });
 
 Component({

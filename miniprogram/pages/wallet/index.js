@@ -1,6 +1,6 @@
 // The asset pack (资产包): every code the customer owns, grouped by state, with
 // the count of each group, what is expiring soon, and per code: reveal, copy,
-// one-tap activation link, usage instructions, gift, and for codes a store
+// one-tap activation link, usage instructions, gift, report (after-sales), and for codes a store
 // accepts: a short-lived QR token to show at the store (with a countdown).
 const { api } = require('../../utils/api.js');
 const fmt = require('../../utils/format.js');
@@ -58,6 +58,8 @@ Component({
           giftable: c.giftable,
           pendingGiftId: c.pending_gift ? c.pending_gift.id : '',
           canReveal: c.group === 'ready' || c.group === 'revealed' || c.group === 'expiring_soon',
+          // A seen code that does not work is reported by whoever holds it now (a gift's receiver too).
+          reportable: c.state === 'revealed',
           oneTap: Boolean(c.activation),
           atStore: Boolean(c.store_redeemable) && !c.pending_gift && (c.group === 'ready' || c.group === 'revealed' || c.group === 'expiring_soon'),
           secret: s ? s.secret : '',
@@ -133,6 +135,12 @@ Component({
     closeQr() {
       this.stopQrTimer();
       if (this.data.qr) this.setData({ qr: null });
+    },
+    /** After-sales for one code; a gift's receiver has no order id (the server finds it from the code). */
+    report(e) {
+      const id = e.currentTarget.dataset.id;
+      const c = this.items.find((x) => x.id === id);
+      wx.navigateTo({ url: `/pages/after-sales/index?codes=${id}${c && c.order_id ? `&order=${c.order_id}` : ''}` });
     },
     gift(e) {
       const id = e.currentTarget.dataset.id;

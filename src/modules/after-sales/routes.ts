@@ -51,11 +51,11 @@ export async function afterSalesRoutes(fastify: FastifyInstance, opts: { afterSa
       config: { signed: true },
       schema: {
         tags: ['open api'],
-        summary: 'A customer reports revealed codes of their order that do not work (Idempotency-Key required). 404: not the customer\'s order; 422: codes not of the order or not revealed; 409: a code already has an open ticket.',
+        summary: 'A customer reports revealed codes they hold now (bought, or received as a gift) that do not work (Idempotency-Key required). 404: not the customer\'s order or code (a code given away is its receiver\'s to report); 422: codes not of the order or not revealed; 409: a code already has an open ticket.',
         headers: IdempotencyHeaders,
         body: Strict({
           customer: CustomerRef,
-          order_id: Id('ord'),
+          order_id: Type.Optional({ ...Id('ord'), description: 'the order; may be left out (a gift\'s receiver does not know the giver\'s order): the codes name it' }),
           code_ids: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 20, uniqueItems: true }),
           description: Type.String({ minLength: 1, maxLength: 2000 }),
           evidence_urls: Type.Optional(Type.Array(Type.String({ format: 'uri', pattern: '^https?://', maxLength: 1000 }), { maxItems: 3, description: 'screenshots or photos, as links' })),
@@ -67,7 +67,7 @@ export async function afterSalesRoutes(fastify: FastifyInstance, opts: { afterSa
       const b = request.body;
       const id = await customerId(b.customer.provider, b.customer.external_id);
       // An unknown customer has no orders.
-      if (!id) throw notFound('order', b.order_id);
+      if (!id) throw b.order_id ? notFound('order', b.order_id) : notFound('code', b.code_ids[0]!);
       const r = await afterSales.open({ customerId: id, orderId: b.order_id, codeIds: b.code_ids, description: b.description, evidenceUrls: b.evidence_urls ?? [], apiKeyOwner: ownerOf(request), scope: `${ownerOf(request)}:after_sales`, idempotencyKey: request.headers['idempotency-key'] });
       return reply.code(r.status).send(r.ticket);
     },
@@ -141,7 +141,7 @@ export async function afterSalesRoutes(fastify: FastifyInstance, opts: { afterSa
       schema: {
         tags,
         summary:
-          'Decide a ticket once (a decided ticket: 409). replace: new codes of the same SKU, paid by the promotion budget and delivered to the same customer and chat, the faulty ones voided (409 OUT_OF_STOCK: nothing changes); refund: the faulty codes refunded and voided; reject: note required. supplier_fault charges the codes\' cost back to the supplier payable. The customer is told (webhook after_sales.decided, chat message).',
+          'Decide a ticket once (a decided ticket: 409). replace: new codes of the same SKU, paid by the promotion budget and delivered to the ticket\'s opener (and the order\'s chat when the opener is its buyer), the faulty ones voided (409 OUT_OF_STOCK: nothing changes); refund: the faulty codes refunded and voided (422 for a code received as a gift: its money is the giver\'s); reject: note required. supplier_fault charges the codes\' cost back to the supplier payable. The customer is told (webhook after_sales.decided, chat message).',
         params: IdParams('ast'),
         body: Strict({ decision: Type.Union(decisions.map((d) => Type.Literal(d))), note: Type.Optional(Type.String({ maxLength: 1000 })), supplier_fault: Type.Optional(Type.Boolean()) }),
         response: { 200: Ticket, ...errorResponses },

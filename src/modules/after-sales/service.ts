@@ -14,6 +14,7 @@ import type { OrderService } from '../orders/service.js';
 import { createIdempotency } from '../orders/idempotency.js';
 import type { PaymentService } from '../payments/service.js';
 import type { VaultService } from '../vault/service.js';
+import type { WalletService } from '../wallet/service.js';
 import type { OutboundMessage } from '../../../bots/core/types.js';
 import { parseDeliveryTarget } from '../../../bots/core/outbound-deliveries.js';
 import { afterSalesEvents, afterSalesTicketCodes, afterSalesTickets } from './schema.js';
@@ -26,6 +27,8 @@ export interface AfterSalesDeps {
   payments: Pick<PaymentService, 'refundOrder'>;
   ledger: Pick<LedgerService, 'post'>;
   catalog: Pick<CatalogService, 'getSku'>;
+  /** Who holds a code now (a gift's receiver, else the order's buyer): the wallet's one definition of ownership. */
+  wallet: Pick<WalletService, 'ownershipOfCodes'>;
   /** The webhooks outbox insert, run in the decision's transaction. */
   outbox: (events: { type: string; ownerType?: string; ownerId?: string; data: Record<string, unknown> }[]) => Statement;
   /** The chat outbound queue (bots/core/outbound.ts), for customers whose order names a chat. */
@@ -56,7 +59,7 @@ export function createAfterSalesService(p: Platform, deps: AfterSalesDeps) {
   /** The order row (the orders service's view has neither the API key owner nor the delivery target). */
   const orderRow = (db: DbOrTx, orderId: string) => deps.orders.getRow(orderId, db);
 
-  async function open(input: { customerId: string; orderId: string; codeIds: string[]; description: string; evidenceUrls: string[]; apiKeyOwner?: string; scope: string; idempotencyKey: string }): Promise<{ status: 200 | 201; ticket: TicketView }> {
+  async function open(input: { customerId: string; orderId?: string; codeIds: string[]; description: string; evidenceUrls: string[]; apiKeyOwner?: string; scope: string; idempotencyKey: string }): Promise<{ status: 200 | 201; ticket: TicketView }> {
     const codeIds = [...new Set(input.codeIds)].sort();
     const description = input.description.trim();
     if (!description) throw new AppError('VALIDATION_FAILED', 'description: must not be empty', [{ field: 'description', message: 'must not be empty' }]);
@@ -66,13 +69,8 @@ export function createAfterSalesService(p: Platform, deps: AfterSalesDeps) {
     const done = await p.db.transaction(async (tx) => {
       const stored = await idempotency.claim(tx, input.scope, input.idempotencyKey, request, { statusCode: 201, body: { id } });
       if (stored) return { status: 200 as const, id: (stored.body as { id: string }).id };
-      const o = await orderRow(tx, input.orderId);
-      // Someone else's order is "not found": an order number alone confirms nothing.
-      if (!o || o.buyerType !== 'customer' || o.buyerId !== input.customerId) throw notFound('order', input.orderId);
-      const held = new Map((await deps.vault.codesOfOrder(o.id, tx)).map((c) => [c.id, c.state]));
-      const foreign = codeIds.filter((c) => !held.has(c));
-      if (foreign.length) throw new AppError('UNPROCESSABLE', `code_ids: ${foreign.length} code(s) are not codes of this order`, [{ field: 'code_ids', message: `not of this order: ${foreign.slice(0, 5).join(', ')}` }]);
-      const unseen = codeIds.filter((c) => !reportableStates.includes(held.get(c)!));
+      const { o, held } = await reportedOrder(tx, input.customerId, input.orderId, codeIds);
+      const unseen = codeIds.filter((c) => !reportableStates.includes(held.get(c)!.state));
       if (unseen.length) throw new AppError('UNPROCESSABLE', `code_ids: only revealed codes can be reported (${unseen.length} are not)`, [{ field: 'code_ids', message: `not revealed: ${unseen.slice(0, 5).join(', ')}` }]);
       await tx.insert(afterSalesTickets).values({ id, customerId: input.customerId, orderId: o.id, apiKeyOwner: input.apiKeyOwner ?? null, description, evidenceUrls: input.evidenceUrls, status: 'open', createdAt: now, updatedAt: now });
       // The partial unique index keeps one undecided ticket per code, also under concurrency (a twin waits, then finds the row).
@@ -85,6 +83,28 @@ export function createAfterSalesService(p: Platform, deps: AfterSalesDeps) {
       return { status: 201 as const, id };
     });
     return { status: done.status, ticket: await get(done.id) };
+  }
+
+  /**
+   * The order whose codes are reported, checked against who holds each code
+   * now (the wallet's ownership): the buyer for codes still theirs, a gift's
+   * receiver for the gifted ones (they need not know the giver's order id).
+   * Someone else's order is "not found" (an order number alone confirms
+   * nothing), and so is a code the customer gave away.
+   */
+  async function reportedOrder(tx: Tx, customerId: string, orderId: string | undefined, codeIds: string[]) {
+    const owned = await deps.wallet.ownershipOfCodes(codeIds, tx);
+    const mine = codeIds.filter((c) => owned.get(c)?.owner === customerId);
+    const id = orderId ?? owned.get(mine[0] ?? '')?.order_id ?? undefined;
+    const o = id ? await orderRow(tx, id) : undefined;
+    const buyer = o?.buyerType === 'customer' && o.buyerId === customerId;
+    if (!o || (!buyer && (mine.length < codeIds.length || mine.some((c) => owned.get(c)!.order_id !== o.id)))) throw orderId ? notFound('order', orderId) : notFound('code', codeIds.find((c) => owned.get(c)?.owner !== customerId) ?? codeIds[0]!);
+    const foreign = codeIds.filter((c) => owned.get(c)?.order_id !== o.id);
+    if (foreign.length) throw new AppError('UNPROCESSABLE', `code_ids: ${foreign.length} code(s) are not codes of this order`, [{ field: 'code_ids', message: `not of this order: ${foreign.slice(0, 5).join(', ')}` }]);
+    // The buyer's own order, but a code they gave away: it is the receiver's to report now.
+    const given = codeIds.find((c) => owned.get(c)!.owner !== customerId);
+    if (given) throw notFound('code', given);
+    return { o, held: owned };
   }
 
   async function addEvent(tx: DbOrTx, ticketId: string, from: string | null, to: TicketStatus, actor: { type: string; id: string | null }, note: string | null) {
@@ -156,6 +176,7 @@ export function createAfterSalesService(p: Platform, deps: AfterSalesDeps) {
     }
     const claimed = await p.db.transaction(async (tx) => {
       const t = await startDecision(tx, id, actor);
+      await refuseRefundOfGift(tx, t);
       const now = p.clock.now();
       if (t.pendingDecision && !(t.pendingDecision === 'refund' && t.pendingSince && now.getTime() - t.pendingSince.getTime() >= PENDING_RESUME_MS)) {
         throw new AppError('CONFLICT', `the ticket is being decided (${t.pendingDecision})`);
@@ -186,6 +207,17 @@ export function createAfterSalesService(p: Platform, deps: AfterSalesDeps) {
     return get(id);
   }
 
+  /**
+   * The money of a gifted code belongs to the giver who paid, the code to the
+   * receiver who reports it: refunding either one would be wrong, so a ticket
+   * opened by someone other than the order's buyer is replaced or rejected.
+   */
+  async function refuseRefundOfGift(tx: Tx, t: typeof afterSalesTickets.$inferSelect) {
+    const o = await orderRow(tx, t.orderId);
+    if (o && o.buyerType === 'customer' && o.buyerId === t.customerId) return;
+    throw new AppError('UNPROCESSABLE', 'refund refused: the reported code was received as a gift, and the money belongs to the buyer who paid, not to its current owner; decide replace or reject', [{ field: 'decision', message: 'no refund for a gifted code' }]);
+  }
+
   /** Locks an undecided ticket and moves it to in_review (recorded) if it was open. */
   async function startDecision(tx: Tx, id: string, actor: StaffActor) {
     const t = await lockTicket(tx, id);
@@ -206,6 +238,8 @@ export function createAfterSalesService(p: Platform, deps: AfterSalesDeps) {
   async function replace(tx: Tx, t: typeof afterSalesTickets.$inferSelect, codeIds: string[], actor: StaffActor): Promise<string> {
     const o = await orderRow(tx, t.orderId);
     if (!o) throw notFound('order', t.orderId);
+    // A gift's receiver is not the order's buyer: the new code must not go to the giver's chat or partner.
+    const byBuyer = o.buyerType === 'customer' && o.buyerId === t.customerId;
     const voided = await deps.vault.transition(codeIds, 'void', { actorType: 'staff', actorId: actor.id, ref: `after-sales ${t.id}` }, tx);
     if (voided.length !== codeIds.length) throw new AppError('CONFLICT', `${codeIds.length - voided.length} code(s) of this ticket changed state meanwhile (e.g. redeemed); look again`, [{ field: 'decision', message: 'codes changed state' }]);
     const order = await deps.orders.createOrder(
@@ -216,8 +250,8 @@ export function createAfterSalesService(p: Platform, deps: AfterSalesDeps) {
         channel: o.channel,
         payment: 'balance',
         paidBy: 'promotion',
-        apiKeyOwner: o.apiKeyOwner ?? undefined,
-        deliveryTarget: o.deliveryTarget ?? undefined,
+        apiKeyOwner: (byBuyer ? o.apiKeyOwner : t.apiKeyOwner) ?? undefined,
+        deliveryTarget: byBuyer ? (o.deliveryTarget ?? undefined) : undefined,
       },
       tx,
     );
@@ -248,7 +282,8 @@ export function createAfterSalesService(p: Platform, deps: AfterSalesDeps) {
     const owner = (t.apiKeyOwner ?? o?.apiKeyOwner)?.split(':');
     const st = deps.outbox([{ type: 'after_sales.decided', ...(owner?.length === 2 ? { ownerType: owner[0], ownerId: owner[1] } : {}), data: { ticket_id: t.id, order_id: t.orderId, status, decision: d.decision, note: d.note, replacement_order_id: d.replacementOrderId, refunded_fen: d.refundedFen } }]);
     await queryRows(tx, st.text, st.values);
-    const target = parseDeliveryTarget(o?.deliveryTarget);
+    // The order's chat is its buyer's: a gift's receiver is told through the partner's webhook and their own ticket list.
+    const target = o && o.buyerType === 'customer' && o.buyerId === t.customerId ? parseDeliveryTarget(o.deliveryTarget) : null;
     if (target && deps.outbound) {
       const texts = decisionTexts[target.locale ?? 'zh-CN'];
       const text = status === 'resolved_replaced' ? texts.resolved_replaced(t.id) : status === 'resolved_refunded' ? texts.resolved_refunded(t.id, d.refundedFen ?? 0) : texts.rejected(t.id, d.note ?? '');

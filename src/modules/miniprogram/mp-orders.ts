@@ -26,7 +26,13 @@ export const MpOrder = Type.Object({
   offer_kind: Nullable(Type.String()), offer_id: Nullable(Type.String()), campaign_id: Nullable(Type.String()), channel: Type.String(),
   agent_id: Nullable(Type.String()), status: Type.String(), payment_provider: Nullable(Type.String()), payment_deadline: Type.String(),
   delivered_quantity: Type.Integer(), refunded_fen: Type.Integer(), created_at: Type.String(), paid_at: Nullable(Type.String()), delivered_at: Nullable(Type.String()),
+  awaiting_choice: Type.Optional(Nullable(Type.Literal('wait', { description: "the buyer's recorded sold-out choice: 'wait' once they chose to keep waiting (on one order's view and the choice's answer)" }))),
 });
+
+/** One order for the mini-program: the open API's view plus the recorded sold-out choice, so the page does not offer it twice. */
+export function mpOrderView(o: Parameters<typeof toView>[0]) {
+  return { ...toView(o), awaiting_choice: o.awaitingChoice === 'wait' ? ('wait' as const) : null };
+}
 const Code = Type.Object({ code_id: Type.String(), card_number: Nullable(Type.String()), secret: Type.String() });
 const OrderResult = Type.Object({
   order: MpOrder,
@@ -162,7 +168,7 @@ export async function mpOrderRoutes(fastify: FastifyInstance, opts: MpOrderDeps)
       const buyer = buyerOf(request);
       const o = await orders.getRow(request.params.id);
       if (!o || o.buyerType !== buyer.type || o.buyerId !== buyer.id) throw new AppError('NOT_FOUND', `order ${request.params.id} not found`);
-      return toView(o);
+      return mpOrderView(o);
     },
   );
 

@@ -14,7 +14,7 @@ import { gateInputOf, refuseUnlessPassed } from '../risk/gate-http.js';
 import type { GroupBuyService, SeatRequest } from '../marketing/group-buy-service.js';
 import { GroupStateSchema } from '../marketing/group-buy-views.js';
 import type { ReferralCdkService } from '../marketing/referral-cdk.js';
-import { MpOrder } from './mp-orders.js';
+import { MpOrder, mpOrderView } from './mp-orders.js';
 import type { SubscribeConsents } from './subscriptions.js';
 
 const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
@@ -96,11 +96,11 @@ export async function mpPartnerRoutes(fastify: FastifyInstance, opts: MpPartnerD
       // Anybody else's order does not exist for this customer, whatever it is waiting for.
       const own = await orders.getRow(orderId);
       if (!own || own.buyerType !== buyer.type || own.buyerId !== buyer.id) throw notFound('order', orderId);
-      if (await storedFor(scope, key, body)) return orders.get(orderId);
+      if (await storedFor(scope, key, body)) return mpOrderView((await orders.getRow(orderId))!);
       if (request.body.choice === 'wait') {
         const order = await orders.keepWaiting(orderId, { buyer });
         await idempotency.claim(platform.db, scope, key, body, { statusCode: 200, body: { order_id: orderId } });
-        return order;
+        return { ...order, awaiting_choice: 'wait' as const };
       }
       try {
         await opts.payments.refundOrder(orderId, { reason: 'buyer chose a refund to balance while the product was sold out', to: 'balance', onlyIf: { status: 'paid_awaiting_stock', owner: { buyer } } }, { id: buyer.id, type: 'customer' });

@@ -158,10 +158,10 @@ export async function mpApiRoutes(fastify: FastifyInstance, opts: MpApiDeps) {
       config: { customer: true },
       schema: {
         tags,
-        summary: 'Report revealed codes of my order that do not work (Idempotency-Key required). 404 not my order; 422 codes not of the order or not revealed; 409 a code already has an open ticket',
+        summary: 'Report revealed codes I hold (bought, or received as a gift) that do not work (Idempotency-Key required). 404 not my order or code (a code I gave away is not mine); 422 codes not of the order or not revealed; 409 a code already has an open ticket',
         headers: Type.Object({ 'idempotency-key': IdempotencyHeaders.properties['idempotency-key'] }),
         body: Strict({
-          order_id: Id('ord'),
+          order_id: Type.Optional({ ...Id('ord'), description: 'the order; may be left out (a gift\'s receiver does not know the giver\'s order): the codes name it' }),
           code_ids: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 20, uniqueItems: true }),
           description: Type.String({ minLength: 1, maxLength: 2000 }),
           evidence_urls: Type.Optional(Type.Array(Type.String({ format: 'uri', pattern: '^https?://', maxLength: 1000 }), { maxItems: 3, description: 'screenshots or photos, as links' })),

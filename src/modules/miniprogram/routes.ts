@@ -26,12 +26,12 @@ export async function miniProgramRoutes(fastify: FastifyInstance, opts: { miniPr
       config: { public: true },
       schema: {
         tags,
-        summary: "Log in with the code from wx.login (exchanged through WeChat's code2session); creates the customer on first login. 422 when WeChat refuses the code. Returns a bearer token for the other /mp/v1 routes, valid 30 days",
+        summary: "Log in with the code from wx.login (exchanged through WeChat's code2session); creates the customer on first login. 422 when WeChat refuses the code; 429 (Retry-After) past MP_LOGIN_PER_IP attempts per IP and window. Returns a bearer token for the other /mp/v1 routes, valid 30 days",
         body: WxCode,
         response: { 200: Type.Object({ token: Type.String(), expires_at: Type.String(), customer: Type.Object({ id: Type.String(), phone: Nullable(Type.String()), created: Type.Boolean() }) }), ...errorResponses },
       },
     },
-    async (request, reply) => reply.header('cache-control', 'no-store').send(await mp.login(request.body.code)),
+    async (request, reply) => reply.header('cache-control', 'no-store').send(await mp.login(request.body.code, { ip: request.ip })),
   );
 
   app.post(

@@ -1,4 +1,5 @@
 import { and, eq, gt, isNull, lt } from 'drizzle-orm';
+import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { Platform } from '../../platform.js';
 import { AppError } from '../../lib/errors.js';
 import { newId, randomToken } from '../../lib/ids.js';
@@ -43,7 +44,15 @@ export function createMiniProgramService(p: Platform, deps: { customers: Pick<Cu
     throw err;
   }
 
-  async function login(code: string): Promise<{ token: string; expires_at: string; customer: { id: string; phone: string | null; created: boolean } }> {
+  // Every attempt counts, good or bad: each costs a code2session call, and WeChat limits the app, not the caller.
+  const loginsByIp = p.kv.rateLimiter({ keyPrefix: 'mp:login:ip', points: p.config.mpLoginPerIp, durationSeconds: p.config.mpLoginWindowSeconds });
+
+  async function login(code: string, client: { ip: string }): Promise<{ token: string; expires_at: string; customer: { id: string; phone: string | null; created: boolean } }> {
+    await loginsByIp.consume(client.ip).catch((e: unknown) => {
+      if (!(e instanceof RateLimiterRes)) throw e;
+      const retry = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
+      throw new AppError('RATE_LIMITED', 'too many logins from this address; try again later', { retry_after_seconds: retry }, { 'retry-after': String(retry) });
+    });
     const session = await wechat().code2session(code).catch((err: unknown) => translate(err, 'wx.login'));
     const resolved = await deps.customers.resolve({ identity: { provider: 'miniprogram_openid', externalId: session.openid }, unionId: session.unionid });
     if (session.unionid && !resolved.created) {

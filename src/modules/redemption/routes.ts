@@ -147,7 +147,7 @@ export async function redemptionRoutes(fastify: FastifyInstance, opts: { redempt
     '/open/v1/redemptions/verify',
     {
       config: { signed: true, storeStaff: true },
-      schema: { tags: openTags, summary: "Store staff: can this code (or the customer's QR token) be redeemed at my store? Never shows the secret; changes nothing", body: CodeInput, response: { 200: Verified, ...errorResponses } },
+      schema: { tags: openTags, summary: "Store staff: can this code (or the customer's QR token) be redeemed at my store? Never shows the secret; changes nothing. 429 (Retry-After) after too many unknown or not-accepted codes per staff member or store", body: CodeInput, response: { 200: Verified, ...errorResponses } },
     },
     async (request, reply) => reply.header('cache-control', 'no-store').send(await svc.verify(await staffPrincipal(request), request.body.code)),
   );

@@ -11,6 +11,8 @@ import type { CatalogService } from '../catalog/service.js';
 import type { VaultService } from '../vault/service.js';
 import { merchantProducts, merchants, redemptions, storeStaff, stores } from './schema.js';
 import { createRedeemer, type CodeOwnerLookup } from './redeem.js';
+import { createStaffLockout } from './lockout.js';
+import type { AlertService } from '../alerts/service.js';
 
 export interface Actor {
   id: string;
@@ -60,7 +62,7 @@ const MAX_REPORT_DAYS = 366;
  * staff member signs requests with an API key of owner_type 'store_staff'.
  * Redeeming itself is in redeem.ts.
  */
-export function createRedemptionService(p: Platform, deps: { audit: AuditService; auth: AuthService; catalog: CatalogService; vault: VaultService; ownerOfCode: CodeOwnerLookup }) {
+export function createRedemptionService(p: Platform, deps: { audit: AuditService; alerts: AlertService; auth: AuthService; catalog: CatalogService; vault: VaultService; ownerOfCode: CodeOwnerLookup }) {
   async function checkProducts(productIds: string[]) {
     for (const id of productIds) {
       try {
@@ -227,8 +229,13 @@ export function createRedemptionService(p: Platform, deps: { audit: AuditService
   }
 
   const redeemer = createRedeemer(p, { vault: deps.vault, catalog: deps.catalog, ownerOfCode: deps.ownerOfCode });
+  const lockout = createStaffLockout(p, { alerts: deps.alerts }, { failuresPerStaff: p.config.staffVerifyLockoutFailures, failuresPerStore: p.config.staffVerifyLockoutStoreFailures, windowSeconds: p.config.staffVerifyLockoutWindowSeconds });
 
-  return { createMerchant, setMerchantProducts, getMerchant, listMerchants, createStore, listStores, createStaff, listStaff, principalOf, report, listRedemptions, storeRedeemableSkus, ...redeemer };
+  /** Verify under the failed-lookup limit: an answer that this merchant does not accept the product counts like an unknown code. */
+  const verify = (staff: StoreStaffPrincipal, input: string) => lockout.guard(staff, () => redeemer.verify(staff, input), (r) => (r.reason === 'NOT_ACCEPTED_HERE' ? r.reason : null));
+  const redeem = (staff: StoreStaffPrincipal, input: string, idempotencyKey: string) => lockout.guard(staff, () => redeemer.redeem(staff, input, idempotencyKey), () => null);
+
+  return { createMerchant, setMerchantProducts, getMerchant, listMerchants, createStore, listStores, createStaff, listStaff, principalOf, report, listRedemptions, storeRedeemableSkus, issueQrToken: redeemer.issueQrToken, verify, redeem };
 }
 
 export function redemptionView(r: typeof redemptions.$inferSelect) {

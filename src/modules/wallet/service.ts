@@ -39,6 +39,16 @@ export interface RevealedCode {
   activation_url: string | null;
 }
 
+/** A code's current owner as the wallet defines it (see ownership.ts). */
+export interface CodeOwnership {
+  id: string;
+  state: string;
+  order_id: string | null;
+  owner: string | null;
+  /** the owner got it as a gift: its order (and the money paid) is the giver's */
+  gifted: boolean;
+}
+
 export interface WalletSettings extends GiftingSettings {
   /** a code expiring within this many days is "expiring soon" */
   expiringSoonDays: number;
@@ -165,7 +175,22 @@ export function createWalletService(p: Platform, deps: { vault: Pick<VaultServic
     return r?.owner ?? null;
   }
 
-  return { list, reveal, codesOfOrderWithBuyer, ownerOfCode, ...gifting };
+  /**
+   * Who holds each of these codes now (CODE_OWNER), with its order and state:
+   * after-sales asks it so the current owner (a gift's receiver) reports a
+   * code and the giver cannot. Unknown codes are absent from the map.
+   */
+  async function ownershipOfCodes(codeIds: string[], db: DbOrTx = p.db): Promise<Map<string, CodeOwnership>> {
+    if (codeIds.length === 0) return new Map();
+    const rows = await queryRows<CodeOwnership>(
+      db,
+      `select c.id, c.state, c.order_id, ${CODE_OWNER} as owner, h.customer_id is not null as gifted from ${CODE_OWNERSHIP_JOIN} where c.id = any($1::text[])`,
+      [codeIds],
+    );
+    return new Map(rows.map((r) => [r.id, r]));
+  }
+
+  return { list, reveal, codesOfOrderWithBuyer, ownerOfCode, ownershipOfCodes, ...gifting };
 }
 
 export type WalletService = ReturnType<typeof createWalletService>;

@@ -189,7 +189,7 @@ export default function SystemPage() {
   );
 }
 
-type Issued = { id: string; secret: string };
+export type Issued = { id: string; secret: string };
 
 /** Creating a credential answers its secret once: keep it to show, close the dialog, reload the list. */
 function useIssuedSecret() {
@@ -214,7 +214,7 @@ function OwnerFields<F extends { owner_type: string; owner_id: string }>({ f, se
 }
 
 /** A freshly issued secret (API key, webhook signing secret): shown this once, never listed again. */
-function SecretOnce({ secret }: { secret: Issued | null }) {
+export function SecretOnce({ secret }: { secret: Issued | null }) {
   if (!secret) return null;
   return (
     <div class="ops-card">
