@@ -1,4 +1,4 @@
-export { DataTable, type Column, type Filter, type Row } from './DataTable';
+export { DataTable, TableView, type Column, type Filter, type Row } from './DataTable';
 export { Form, Field } from './Form';
 export { Modal } from './Modal';
 export { ConfirmButton } from './ConfirmButton';

@@ -15,18 +15,8 @@ export interface StoredFit {
   y: number[];
   fit: Fit;
 }
-interface Row {
-  sku_id: string;
-  history_through: string;
-  method: Fit['method'];
-  alpha: number;
-  beta: number;
-  gamma: number;
-  sse: number;
-  sigma: number;
-  forecast: number[];
-  history: number[];
-}
+/** A stored fit: the fit itself plus what it was fitted on. */
+type Row = Fit & { sku_id: string; history_through: string; history: number[] };
 
 /**
  * Demand forecasts as stored results (analytics_forecasts), shared by every

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { formatDateTime as formatWhen, t } from '../../lib/i18n';
-import { DataTable, Modal } from '../../components';
+import { DataTable, Modal, TableView } from '../../components';
 import { DialogButton, ErrorText, KeyValues, PageHead, StatusBadge, col, dateCol, ft, useResource } from './kit';
 
 interface Identity {
@@ -64,33 +64,13 @@ export function CustomerDetail(props: { id: string }) {
         ]}
       />
       <h3>{ft('identities')}</h3>
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th>{ft('provider')}</th>
-              <th>{ft('external_id')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {c.identities.map((i) => (
-              <tr key={`${i.provider}:${i.external_id}`}>
-                <td>{i.provider}</td>
-                <td>
-                  <code>{i.external_id}</code>
-                </td>
-              </tr>
-            ))}
-            {c.identities.length === 0 && (
-              <tr>
-                <td class="empty" colSpan={2}>
-                  {t('common.empty')}
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <TableView
+        columns={[col('provider'), col('external_id', (i) => <code>{String(i.external_id)}</code>)]}
+        rows={c.identities.map((i) => ({ ...i }))}
+        rowKey={(i) => `${i.provider}:${i.external_id}`}
+        loading={false}
+        reload={() => undefined}
+      />
       <h3>{t('cus.binding')}</h3>
       <BindingView id={c.id} />
     </div>

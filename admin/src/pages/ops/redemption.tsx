@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, type Page } from '../../lib/api';
 import { formatDateTime, t } from '../../lib/i18n';
 import { replaceQuery, useRoute } from '../../lib/router';
-import { DataTable, Form, Money } from '../../components';
+import { DataTable, Form, Money, TableView } from '../../components';
 import { DialogButton, FieldInput, KeyValues, PageHead, Tabs, col, dateCol, ft, statusCol, useResource } from './kit';
 import { SecretOnce, type Issued } from './system';
 
@@ -228,37 +228,13 @@ function ReportTab() {
               [ft('face_value_fen'), <Money fen={report.total.face_value_fen} />],
             ]}
           />
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th>{ft('day')}</th>
-                  <th>{ft('sku_id')}</th>
-                  <th>{ft('count')}</th>
-                  <th>{ft('face_value_fen')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {report.rows.map((r) => (
-                  <tr key={`${r.day}:${r.sku_id}`}>
-                    <td>{r.day}</td>
-                    <td>{r.sku_id}</td>
-                    <td>{r.count}</td>
-                    <td>
-                      <Money fen={r.face_value_fen} />
-                    </td>
-                  </tr>
-                ))}
-                {report.rows.length === 0 && (
-                  <tr>
-                    <td class="empty" colSpan={4}>
-                      {t('common.empty')}
-                    </td>
-                  </tr>
-                )}
-              </tbody>
-            </table>
-          </div>
+          <TableView
+            columns={[col('day'), col('sku_id'), col('count'), col('face_value_fen', (r) => <Money fen={r.face_value_fen as number} />)]}
+            rows={report.rows}
+            rowKey={(r) => `${r.day}:${r.sku_id}`}
+            loading={false}
+            reload={() => undefined}
+          />
         </div>
       )}
     </>
