@@ -23,7 +23,8 @@ import { MasterKeyRing } from '../../src/lib/crypto.js';
 const RIGHT_KEYS = { VAULT_MASTER_KEYS: TEST_MASTER_KEYS, HMAC_KEY: TEST_HMAC_KEY };
 // Same key id, other bytes: what a restore with the wrong key file looks like.
 const WRONG_MASTER_KEYS = `t1:${Buffer.alloc(32, 8).toString('base64')}`;
-const STOCK = 150;
+// Enough stock that the paced load cannot sell out while a slow machine runs the backup CLI (a sell-out would fail the drill).
+const STOCK = 1_000;
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {

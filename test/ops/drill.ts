@@ -41,6 +41,8 @@ export function orderLoad(t: TestApp, shop: { sku: string; key: { id: string; se
       });
       if (res.statusCode === 201) sold.push({ orderId: res.json().order.id as string, codes: res.json().codes as Sold['codes'] });
       else failures.push(`${res.statusCode} ${res.body.slice(0, 200)}`);
+      // Light load, not a flood: at most ~20 orders/s per worker, however fast the machine.
+      await new Promise((r) => setTimeout(r, 50));
     }
   };
   const all = Array.from({ length: workers }, worker);
